@@ -1,0 +1,1 @@
+"""express: Amazon States Language workflows, run the way AWS runs Express workflows."""

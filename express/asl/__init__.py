@@ -1,0 +1,1 @@
+"""Compile time: definition text -> validated model -> linked closures."""
