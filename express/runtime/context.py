@@ -19,7 +19,7 @@ from typing import Any
 
 from express.types import JSON, Clock, SystemClock
 
-__all__ = ["ExecutionContext", "History", "iso_timestamp"]
+__all__ = ["ExecutionContext", "History", "MachineInfo", "iso_timestamp"]
 
 EventRecorder = Callable[[int, str, dict[str, Any], int, float], None]
 
@@ -27,11 +27,12 @@ EventRecorder = Callable[[int, str, dict[str, Any], int, float], None]
 class History:
     """Event ids of one execution, and the recorder that receives events (None: counting only)."""
 
-    __slots__ = ("last", "recorder")
+    __slots__ = ("last", "recorder", "transitions")
 
     def __init__(self, recorder: EventRecorder | None = None) -> None:
         self.last = 0
         self.recorder = recorder
+        self.transitions = 0  # state transitions taken, retries included
 
 
 def iso_timestamp(epoch_seconds: float) -> str:
@@ -40,56 +41,102 @@ def iso_timestamp(epoch_seconds: float) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
+class MachineInfo:
+    """What every execution of one state machine shares: names, ARNs, role, clock."""
+
+    __slots__ = ("clock", "execution_prefix", "role_arn", "state_machine_arn", "state_machine_name")
+
+    def __init__(
+        self,
+        state_machine_name: str = "express",
+        region: str = "us-east-1",
+        account: str = "111111111111",
+        role_arn: str | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.state_machine_name = state_machine_name
+        self.state_machine_arn = f"arn:aws:states:{region}:{account}:stateMachine:{state_machine_name}"
+        self.execution_prefix = f"arn:aws:states:{region}:{account}:express:{state_machine_name}:"
+        self.role_arn = role_arn or f"arn:aws:iam::{account}:role/service-role/express-{state_machine_name}"
+        self.clock: Clock = clock or SystemClock()
+
+
+_DEFAULT_MACHINE = MachineInfo()
+
+
 class ExecutionContext:
     """One execution (or one branch/iteration of it) while it runs."""
 
     __slots__ = (
         "clock",
         "deadline",
-        "execution_arn",
+        "execution_id",
         "execution_name",
         "history",
         "input",
+        "machine",
         "map_item",
         "retry_count",
-        "role_arn",
         "start_time",
         "state_entered",
-        "state_machine_arn",
-        "state_machine_name",
         "state_name",
-        "task_state",
     )
 
     def __init__(
         self,
         *,
         input: JSON,
-        execution_arn: str = "arn:aws:states:us-east-1:123456789012:express:express:local:0",
         execution_name: str = "local",
-        state_machine_arn: str = "arn:aws:states:us-east-1:123456789012:stateMachine:express",
-        state_machine_name: str = "express",
-        role_arn: str = "arn:aws:iam::123456789012:role/express",
+        execution_id: str = "00000000-0000-4000-8000-000000000000",
+        machine: MachineInfo | None = None,
         clock: Clock | None = None,
         start_time: float | None = None,
         deadline: float = float("inf"),
         history: History | None = None,
     ) -> None:
-        self.clock: Clock = clock or SystemClock()
+        self.machine = machine or _DEFAULT_MACHINE
+        self.clock: Clock = clock or self.machine.clock
         self.input = input
-        self.execution_arn = execution_arn
         self.execution_name = execution_name
-        self.state_machine_arn = state_machine_arn
-        self.state_machine_name = state_machine_name
-        self.role_arn = role_arn
+        self.execution_id = execution_id
         self.start_time = self.clock.now() if start_time is None else start_time
         self.deadline = deadline  # clock time at which the execution times out
         self.history = history or History()
         self.state_name = ""
         self.state_entered = self.start_time
         self.retry_count: int | None = None  # set by states that may retry (Task, Map, Parallel)
-        self.task_state = False
         self.map_item: tuple[int, JSON] | None = None
+
+    @classmethod
+    def start(
+        cls,
+        machine: MachineInfo,
+        input: JSON,
+        execution_name: str,
+        execution_id: str,
+        start_time: float,
+        deadline: float,
+        history: History,
+    ) -> ExecutionContext:
+        """The per-execution constructor on the hot path: no keyword handling, no defaults."""
+        ctx = cls.__new__(cls)
+        ctx.machine = machine
+        ctx.clock = machine.clock
+        ctx.input = input
+        ctx.execution_name = execution_name
+        ctx.execution_id = execution_id
+        ctx.start_time = start_time
+        ctx.deadline = deadline
+        ctx.history = history
+        ctx.state_name = ""
+        ctx.state_entered = start_time
+        ctx.retry_count = None
+        ctx.map_item = None
+        return ctx
+
+    @property
+    def execution_arn(self) -> str:
+        return f"{self.machine.execution_prefix}{self.execution_name}:{self.execution_id}"
 
     def child(self) -> ExecutionContext:
         """A context for a Parallel branch or Map iteration: same execution, own state fields."""
@@ -113,15 +160,16 @@ class ExecutionContext:
         }
         if self.retry_count is not None:
             state["RetryCount"] = self.retry_count
+        machine = self.machine
         obj: dict[str, JSON] = {
             "Execution": {
                 "Id": self.execution_arn,
                 "Input": self.input,
                 "Name": self.execution_name,
-                "RoleArn": self.role_arn,
+                "RoleArn": machine.role_arn,
                 "StartTime": iso_timestamp(self.start_time),
             },
-            "StateMachine": {"Id": self.state_machine_arn, "Name": self.state_machine_name},
+            "StateMachine": {"Id": machine.state_machine_arn, "Name": machine.state_machine_name},
             "State": state,
         }
         if self.map_item is not None:

@@ -1,0 +1,128 @@
+"""Kafka source: an aiokafka consumer in a consumer group, with manual commits.
+
+Records come from ``getmany`` in batches and go to the runtime as aiokafka's own
+``ConsumerRecord`` objects (they satisfy ``RecordLike``), keyed by aiokafka's
+``TopicPartition`` (equal to the runtime's ``(topic, partition)`` tuples). Auto-commit
+is off: offsets are committed only when the runtime says every record below them is
+done. Rebalances reach the runtime's listener through aiokafka's
+``ConsumerRebalanceListener``; aiokafka awaits the listener, so a revocation finishes
+before the partitions go to another member.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError
+
+from connectors.kafka.security import KafkaSecurity
+from express.runtime.records import CommitRejectedError, Partition, RebalanceListener, RecordLike
+
+__all__ = ["KafkaSource", "KafkaSourceSettings"]
+
+log = logging.getLogger("express.kafka")
+
+
+@dataclass(frozen=True)
+class KafkaSourceSettings:
+    bootstrap_servers: str
+    topics: tuple[str, ...]
+    group_id: str
+    security: KafkaSecurity = field(default_factory=KafkaSecurity)
+    client_id: str = "express"
+    auto_offset_reset: str = "earliest"
+    isolation_level: str = "read_committed"
+    session_timeout_ms: int = 10_000
+    heartbeat_interval_ms: int = 3_000
+    max_poll_interval_ms: int = 300_000
+    max_partition_fetch_bytes: int = 1_048_576
+    fetch_max_bytes: int = 52_428_800
+    group_instance_id: str | None = None
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, listener: RebalanceListener) -> None:
+        self._listener = listener
+
+    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        await self._listener.on_revoked([(tp.topic, tp.partition) for tp in revoked])
+
+    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        await self._listener.on_assigned([(tp.topic, tp.partition) for tp in assigned])
+
+
+class KafkaSource:
+    """Consumes ``settings.topics`` as a member of ``settings.group_id``."""
+
+    finished = False  # a topic never ends
+
+    def __init__(self, settings: KafkaSourceSettings) -> None:
+        self.settings = settings
+        self._consumer: Any = None
+
+    @property
+    def consumer(self) -> Any:
+        """The aiokafka consumer (after ``start``)."""
+        return self._consumer
+
+    async def start(self, listener: RebalanceListener) -> None:
+        s = self.settings
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=s.bootstrap_servers,
+            group_id=s.group_id,
+            client_id=s.client_id,
+            enable_auto_commit=False,
+            auto_offset_reset=s.auto_offset_reset,
+            isolation_level=s.isolation_level,
+            session_timeout_ms=s.session_timeout_ms,
+            heartbeat_interval_ms=s.heartbeat_interval_ms,
+            max_poll_interval_ms=s.max_poll_interval_ms,
+            max_partition_fetch_bytes=s.max_partition_fetch_bytes,
+            fetch_max_bytes=s.fetch_max_bytes,
+            group_instance_id=s.group_instance_id,
+            **s.security.client_options(),
+        )
+        consumer.subscribe(list(s.topics), listener=_Listener(listener))
+        await consumer.start()
+        self._consumer = consumer
+
+    async def fetch(self, timeout: float, max_records: int) -> Mapping[Partition, Sequence[RecordLike]]:
+        records: Mapping[Partition, Sequence[RecordLike]] = await self._consumer.getmany(
+            timeout_ms=int(timeout * 1000), max_records=max_records
+        )
+        return records
+
+    async def keep_alive(self) -> None:
+        # getmany resets aiokafka's poll timer; paused partitions hand out nothing.
+        paused = self._consumer.paused()
+        if paused:
+            await self._consumer.getmany(*paused, timeout_ms=0)
+
+    def _assigned(self, partitions: Iterable[Partition]) -> list[TopicPartition]:
+        # aiokafka refuses to pause a partition it no longer holds; a rebalance may just
+        # have taken one away.
+        assigned = self._consumer.assignment()
+        wanted = (TopicPartition(topic, partition) for topic, partition in partitions)
+        return [tp for tp in wanted if tp in assigned]
+
+    def pause(self, partitions: Iterable[Partition]) -> None:
+        self._consumer.pause(*self._assigned(partitions))
+
+    def resume(self, partitions: Iterable[Partition]) -> None:
+        self._consumer.resume(*self._assigned(partitions))
+
+    async def commit(self, offsets: Mapping[Partition, int]) -> None:
+        try:
+            await self._consumer.commit(
+                {TopicPartition(topic, p): offset for (topic, p), offset in offsets.items()}
+            )
+        except (CommitFailedError, IllegalStateError) as exc:
+            raise CommitRejectedError(str(exc)) from exc
+
+    async def stop(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()

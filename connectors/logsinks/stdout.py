@@ -1,0 +1,57 @@
+"""A log sink that prints each AWS log record as one line on standard output.
+
+Meant for containers, where the platform's log collector reads stdout and a forwarder
+parses the records (they are exactly AWS's, so tools built for Step Functions logs work).
+Writing happens in a ``BatchWriter`` thread: a slow terminal or a full pipe costs dropped
+lines, counted and reported, never a stalled execution.
+"""
+
+from __future__ import annotations
+
+import sys
+from types import TracebackType
+from typing import BinaryIO
+
+from connectors.logsinks.writer import BatchWriter
+from express.logs.sink import DropReporter, SinkStats
+
+__all__ = ["StdoutLogSink"]
+
+
+class StdoutLogSink:
+    def __init__(
+        self,
+        stream: BinaryIO | None = None,
+        *,
+        capacity: int = 10_000,
+        batch_size: int = 512,
+        linger: float = 0.2,
+        on_drop: DropReporter | None = None,
+    ) -> None:
+        self._stream = stream if stream is not None else sys.stdout.buffer
+        self._writer: BatchWriter[bytes] = BatchWriter(
+            "stdout", self._deliver, capacity=capacity, batch_size=batch_size, linger=linger, on_drop=on_drop
+        )
+
+    def write(
+        self, event_timestamp_ms: int, line: bytes, state_machine_name: str, execution_arn: str
+    ) -> None:
+        self._writer.offer(line)
+
+    def stats(self) -> SinkStats:
+        return self._writer.stats()
+
+    def close(self, timeout: float = 5.0) -> None:
+        self._writer.close(timeout)
+
+    def __enter__(self) -> StdoutLogSink:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _deliver(self, batch: list[bytes]) -> None:
+        self._stream.write(b"\n".join(batch) + b"\n")
+        self._stream.flush()

@@ -1,0 +1,185 @@
+"""A CloudWatch-style log store on the local file system: a sink for one log group.
+
+Layout and line format are those of ``express.logs.layout``: the group is a folder, each
+log stream a file whose path below the folder is the stream's AWS name
+(``states/<StateMachineName>/<YYYY-MM-DD-HH-MM>/<8-digit seq>``), each line one
+``{"timestamp", "message"}`` event. Streams rotate by time (the bucket of an event's
+timestamp, one minute by default, as AWS names them) and by size (``max_stream_bytes``).
+Streams are created exclusively, so two writers sharing a store never append to the
+same stream. With ``retention_days`` set, streams whose whole time bucket is older than
+the retention period are deleted, as CloudWatch expires events of a group.
+
+``write`` only queues (see ``BatchWriter``); files are written by the writer thread.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO
+
+from connectors.logsinks.writer import BatchWriter
+from express.logs.layout import (
+    STREAM_PREFIX,
+    VALIDATION_STREAM,
+    bucket_label,
+    encode_event,
+    group_dir,
+    label_start_ms,
+    machine_dir,
+)
+from express.logs.sink import DropReporter, SinkStats
+
+__all__ = ["LocalLogStore"]
+
+_Entry = tuple[int, bytes, str]
+_StreamKey = tuple[str, int]  # (state machine, bucket start in ms)
+
+
+class _OpenStream:
+    __slots__ = ("file", "size")
+
+    def __init__(self, file: BinaryIO) -> None:
+        self.file = file
+        self.size = 0
+
+
+class LocalLogStore:
+    """Log sink writing one log group of a local CloudWatch-style store."""
+
+    def __init__(
+        self,
+        root: Path | str,
+        log_group: str,
+        *,
+        bucket_minutes: int = 1,
+        max_stream_bytes: int = 64 * 1024 * 1024,
+        retention_days: float | None = None,
+        capacity: int = 10_000,
+        batch_size: int = 512,
+        linger: float = 0.2,
+        on_drop: DropReporter | None = None,
+        clock: Callable[[], float] = time.time,
+        sweep_interval: float = 60.0,
+    ) -> None:
+        if bucket_minutes < 1 or max_stream_bytes < 1:
+            raise ValueError("bucket_minutes and max_stream_bytes must be positive")
+        self.root = Path(root)
+        self.log_group = log_group
+        self.folder = group_dir(self.root, log_group)
+        self._width_ms = bucket_minutes * 60_000
+        self._max_bytes = max_stream_bytes
+        self._retention_ms = None if retention_days is None else int(retention_days * 86_400_000)
+        self._clock = clock
+        self._sweep_interval = sweep_interval
+        self._last_sweep = float("-inf")
+        self._open: dict[_StreamKey, _OpenStream] = {}
+        self._next_sequence: dict[_StreamKey, int] = {}
+        self._newest_ms = 0
+        self.folder.mkdir(parents=True, exist_ok=True)
+        # AWS writes this empty stream when logging is configured for a group.
+        (self.folder / VALIDATION_STREAM).touch(exist_ok=True)
+        self._writer: BatchWriter[_Entry] = BatchWriter(
+            f"store:{log_group}",
+            self._deliver,
+            capacity=capacity,
+            batch_size=batch_size,
+            linger=linger,
+            on_drop=on_drop,
+            on_idle=self._maybe_sweep,
+        )
+
+    def write(
+        self, event_timestamp_ms: int, line: bytes, state_machine_name: str, execution_arn: str
+    ) -> None:
+        self._writer.offer((event_timestamp_ms, line, state_machine_name))
+
+    def stats(self) -> SinkStats:
+        return self._writer.stats()
+
+    def close(self, timeout: float = 5.0) -> None:
+        self._writer.close(timeout)
+        for stream in self._open.values():
+            stream.file.close()
+        self._open.clear()
+
+    def __enter__(self) -> LocalLogStore:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def sweep(self, now: float | None = None) -> int:
+        """Delete the streams retention has expired; returns how many. Runs in the writer thread."""
+        if self._retention_ms is None:
+            return 0
+        cutoff_ms = int((self._clock() if now is None else now) * 1000) - self._retention_ms
+        deleted = 0
+        machines = self.folder / STREAM_PREFIX
+        if not machines.is_dir():
+            return 0
+        for machine in machines.iterdir():
+            for bucket in machine.iterdir() if machine.is_dir() else ():
+                start = label_start_ms(bucket.name)
+                if start is None or start + self._width_ms > cutoff_ms:
+                    continue
+                for key in [key for key in self._open if key[1] == start]:
+                    self._open.pop(key).file.close()
+                deleted += sum(1 for path in bucket.iterdir() if path.is_file())
+                shutil.rmtree(bucket, ignore_errors=True)
+            if machine.is_dir() and not any(machine.iterdir()):
+                machine.rmdir()
+        return deleted
+
+    def _maybe_sweep(self) -> None:
+        now = self._clock()
+        if now - self._last_sweep >= self._sweep_interval:
+            self._last_sweep = now
+            self.sweep(now)
+
+    def _deliver(self, batch: list[_Entry]) -> None:
+        width = self._width_ms
+        chunks: dict[_StreamKey, list[bytes]] = {}
+        for timestamp_ms, line, machine in batch:
+            key = (machine, timestamp_ms - timestamp_ms % width)
+            lines = chunks.get(key)
+            if lines is None:
+                chunks[key] = lines = []
+            lines.append(encode_event(timestamp_ms, line))
+        for key, lines in chunks.items():
+            self._append(key, b"".join(lines))
+            self._newest_ms = max(self._newest_ms, key[1])
+        # Keep the current and the previous bucket open: events near a boundary may arrive late.
+        for key in [key for key in self._open if key[1] < self._newest_ms - width]:
+            self._open.pop(key).file.close()
+
+    def _append(self, key: _StreamKey, data: bytes) -> None:
+        stream = self._open.get(key)
+        if stream is not None and stream.size and stream.size + len(data) > self._max_bytes:
+            stream.file.close()
+            del self._open[key]
+            stream = None
+        if stream is None:
+            stream = self._open[key] = _OpenStream(self._create_stream(key))
+        stream.file.write(data)
+        stream.file.flush()
+        stream.size += len(data)
+
+    def _create_stream(self, key: _StreamKey) -> BinaryIO:
+        machine, start_ms = key
+        folder = self.folder / STREAM_PREFIX / machine_dir(machine) / bucket_label(start_ms)
+        folder.mkdir(parents=True, exist_ok=True)
+        sequence = self._next_sequence.get(key, 0)
+        while True:
+            try:
+                file = open(folder / f"{sequence:08d}", "xb")  # noqa: SIM115 - kept open across batches
+            except FileExistsError:
+                sequence += 1
+                continue
+            self._next_sequence[key] = sequence + 1
+            return file

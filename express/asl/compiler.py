@@ -1,0 +1,113 @@
+"""Definition -> linked nodes.
+
+Compilation validates the definition first (every problem at once), then creates an
+empty node per state name and compiles each state against those nodes, so every
+transition is a direct reference. Problems only compilation can find (a resource with no
+handler, a feature this engine does not run yet) are gathered the same way, each with
+its JSON Pointer, and raised together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from express.asl.intrinsics import IntrinsicSyntaxError
+from express.asl.node import Node
+from express.asl.paths import PathSyntaxError
+from express.asl.states.base import StateEnv
+from express.asl.states.choice_state import compile_choice
+from express.asl.states.map_state import compile_map
+from express.asl.states.parallel import compile_parallel
+from express.asl.states.pass_state import compile_pass
+from express.asl.states.task import compile_task
+from express.asl.states.terminal import compile_fail, compile_succeed
+from express.asl.states.wait_state import compile_wait
+from express.asl.validate import validate_definition
+from express.errors import DefinitionError, Diagnostic
+from express.handlers import HandlerRegistry
+
+__all__ = ["compile_definition"]
+
+StateCompiler = Callable[[str, Mapping[str, Any], StateEnv, "Node | None"], Any]
+
+_COMPILERS: dict[str, StateCompiler] = {
+    "Pass": compile_pass,
+    "Task": compile_task,
+    "Choice": lambda name, spec, env, nxt: compile_choice(name, spec, env),
+    "Wait": compile_wait,
+    "Succeed": lambda name, spec, env, nxt: compile_succeed(name, spec, env),
+    "Fail": lambda name, spec, env, nxt: compile_fail(name, spec, env),
+    "Parallel": compile_parallel,
+    "Map": compile_map,
+}
+
+# JSONata-only fields: a state using any of them needs the JSONata evaluator.
+_JSONATA_FIELDS = ("Arguments", "Output", "Items", "Condition")
+
+
+def compile_definition(
+    definition: Mapping[str, Any], handlers: HandlerRegistry, region: str, account: str
+) -> Node:
+    """The start node of the compiled machine; raises DefinitionError listing every problem."""
+    diagnostics = [d for d in validate_definition(definition) if d.severity == "ERROR"]
+    if diagnostics:
+        raise DefinitionError(diagnostics)
+    problems: list[Diagnostic] = []
+    machine_language = definition.get("QueryLanguage", "JSONPath")
+
+    def compile_scope(scope: Mapping[str, Any], pointer: str, language: str) -> Node:
+        states: Mapping[str, Mapping[str, Any]] = scope["States"]
+        nodes = {name: Node(name, spec.get("Type", "?")) for name, spec in states.items()}
+        env = StateEnv(
+            nodes=nodes,
+            handlers=handlers,
+            region=region,
+            account=account,
+            compile_branch=lambda sub, ptr: compile_scope(sub, ptr, language),
+            pointer=f"{pointer}/States",
+        )
+        for name, spec in states.items():
+            state_pointer = f"{pointer}/States/{name}"
+            state_language = spec.get("QueryLanguage", language)
+            unsupported = _unsupported(spec, state_language)
+            if unsupported:
+                problems.append(Diagnostic("UNSUPPORTED_FEATURE", unsupported, state_pointer))
+                continue
+            nxt = nodes[spec["Next"]] if "Next" in spec else None
+            try:
+                nodes[name].run = _COMPILERS[spec["Type"]](name, spec, env, nxt)
+            except DefinitionError as error:
+                problems.extend(error.diagnostics)
+            except PathSyntaxError as error:
+                problems.append(Diagnostic("SCHEMA_VALIDATION_FAILED", str(error), state_pointer))
+            except IntrinsicSyntaxError as error:
+                problems.append(Diagnostic("SCHEMA_VALIDATION_FAILED", str(error), state_pointer))
+        return nodes[scope["StartAt"]]
+
+    start = compile_scope(definition, "", machine_language)
+    if problems:
+        raise DefinitionError(problems)
+    return start
+
+
+def _unsupported(spec: Mapping[str, Any], language: str) -> str | None:
+    if "Assign" in spec:
+        return "variables (Assign) are not supported by this engine yet"
+    if language == "JSONata" and (
+        any(f in spec for f in _JSONATA_FIELDS) or _has_jsonata_expression(spec)
+    ):
+        return "JSONata expressions are not supported by this engine yet; use JSONPath for this state"
+    return None
+
+
+def _has_jsonata_expression(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.startswith("{%")
+    if isinstance(value, dict):
+        return any(
+            _has_jsonata_expression(v) for k, v in value.items() if k not in ("ItemProcessor", "Iterator", "Branches")
+        )
+    if isinstance(value, list):
+        return any(_has_jsonata_expression(v) for v in value)
+    return False

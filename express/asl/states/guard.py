@@ -1,0 +1,112 @@
+"""The frame shared by Task, Parallel and Map: enter, attempt, retry, catch, exit.
+
+``attempt(data, ctx, entered)`` does the state's work once and returns its output, or a
+coroutine when it has to wait. The guard runs it inline; only a coroutine or a retry's
+back-off makes the state asynchronous, so a state whose work never waits and never fails
+costs one plain call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from express.asl.node import Node, StepResult, is_pending
+from express.asl.states.base import enter, exit_
+from express.asl.states.policy import ErrorPolicy
+from express.asl.states.wait_state import sleep_within_deadline
+from express.errors import ExecutionTimeout, StatesError
+from express.runtime.context import ExecutionContext
+from express.types import JSON
+
+__all__ = ["Attempt", "guarded_state"]
+
+Attempt = Callable[[JSON, ExecutionContext, int], Any]
+
+
+def guarded_state(
+    name: str,
+    type_: str,
+    attempt: Attempt,
+    policy: ErrorPolicy | None,
+    nxt: Node | None,
+    track_context: bool,
+    retries_visible: bool = True,
+) -> Callable[[JSON, ExecutionContext], Any]:
+    def run_guarded(data: JSON, ctx: ExecutionContext) -> Any:
+        entered = enter(ctx, type_, name, data)
+        if track_context:
+            ctx.enter(name)
+        if retries_visible:
+            ctx.retry_count = 0
+        try:
+            out = attempt(data, ctx, entered)
+        except StatesError as error:
+            if policy is None or isinstance(error, ExecutionTimeout):
+                raise
+            return _recover(error, data, ctx, entered, policy.new_counts())
+        if is_pending(out):
+            return _settle(out, data, ctx, entered, policy.new_counts() if policy else None)
+        exit_(ctx, type_, name, out)
+        return out, nxt
+
+    def _recover(
+        error: StatesError, data: JSON, ctx: ExecutionContext, entered: int, counts: list[int] | None
+    ) -> Any:
+        """A failed attempt: retry (which waits, so asynchronously), catch, or re-raise."""
+        assert policy is not None
+        delay = policy.retry_delay(error, counts)
+        if delay is not None:
+            return _retry_after(delay, data, ctx, entered, counts)
+        catcher = policy.catch(error)
+        if catcher is None:
+            raise error
+        out = catcher.output(data, error)
+        exit_(ctx, type_, name, out)
+        return out, catcher.next
+
+    async def _retry_after(
+        delay: float, data: JSON, ctx: ExecutionContext, entered: int, counts: list[int] | None
+    ) -> StepResult:
+        await sleep_within_deadline(ctx, delay)
+        _count_retry(ctx)
+        try:
+            out = attempt(data, ctx, entered)
+        except StatesError as error:
+            if isinstance(error, ExecutionTimeout):
+                raise
+            return await _as_coroutine(_recover(error, data, ctx, entered, counts))
+        if is_pending(out):
+            return await _settle(out, data, ctx, entered, counts)
+        exit_(ctx, type_, name, out)
+        return out, nxt
+
+    async def _settle(
+        pending: Coroutine[Any, Any, JSON],
+        data: JSON,
+        ctx: ExecutionContext,
+        entered: int,
+        counts: list[int] | None,
+    ) -> StepResult:
+        try:
+            out = await pending
+        except StatesError as error:
+            if policy is None or isinstance(error, ExecutionTimeout):
+                raise
+            return await _as_coroutine(_recover(error, data, ctx, entered, counts))
+        exit_(ctx, type_, name, out)
+        return out, nxt
+
+    return run_guarded
+
+
+def _count_retry(ctx: ExecutionContext) -> None:
+    ctx.retry_count = (ctx.retry_count or 0) + 1
+    ctx.history.transitions += 1  # AWS bills each retry as a state transition
+
+
+async def _as_coroutine(step: Any) -> StepResult:
+    if is_pending(step):
+        result: StepResult = await step
+        return result
+    return step  # type: ignore[no-any-return]

@@ -1,0 +1,89 @@
+"""Succeed and Fail: the states that end an execution (or a branch) by themselves."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from express.asl.intrinsics import compile_intrinsic, looks_like_intrinsic
+from express.asl.io import compile_filter_path
+from express.asl.node import StepResult
+from express.asl.paths import PathMissing, compile_reference
+from express.asl.states.base import StateEnv, enter, exit_, fail_in_state, uses_context
+from express.errors import FieldFailure, StatesError
+from express.runtime.context import ExecutionContext
+from express.types import JSON, Evaluator
+
+__all__ = ["compile_fail", "compile_succeed"]
+
+
+def compile_succeed(name: str, spec: Mapping[str, Any], env: StateEnv) -> Any:
+    input_path = compile_filter_path(spec, "InputPath")
+    output_path = compile_filter_path(spec, "OutputPath")
+    track = uses_context(spec)
+
+    def run_succeed(data: JSON, ctx: ExecutionContext) -> StepResult:
+        entered = enter(ctx, "Succeed", name, data)
+        if track:
+            ctx.enter(name)
+        try:
+            out = data if input_path is None else input_path(data, ctx)
+            if output_path is not None:
+                out = output_path(out, ctx)
+        except FieldFailure as failure:
+            raise fail_in_state(name, entered, failure) from None
+        exit_(ctx, "Succeed", name, out)
+        return out, None
+
+    return run_succeed
+
+
+def compile_fail(name: str, spec: Mapping[str, Any], env: StateEnv) -> Any:
+    error = _field(spec, "Error", "ErrorPath")
+    cause = _field(spec, "Cause", "CausePath")
+    track = uses_context(spec)
+
+    def run_fail(data: JSON, ctx: ExecutionContext) -> StepResult:
+        entered = enter(ctx, "Fail", name, data)
+        if track:
+            ctx.enter(name)
+        try:
+            err = error(data, ctx)
+            why = cause(data, ctx)
+        except FieldFailure as failure:
+            raise fail_in_state(name, entered, failure) from None
+        raise StatesError(err, why)
+
+    return run_fail
+
+
+def _field(spec: Mapping[str, Any], literal: str, path_field: str) -> Evaluator:
+    if literal in spec:
+        value = spec[literal]
+        return lambda data, ctx: value
+    if path_field not in spec:
+        return lambda data, ctx: None
+    text = spec[path_field]
+    if looks_like_intrinsic(text):
+        call = compile_intrinsic(text)
+
+        def evaluate_call(data: JSON, ctx: Any) -> JSON:
+            return _as_string(path_field, text, call(data, ctx))
+
+        return evaluate_call
+    read = compile_reference(text)
+
+    def evaluate_path(data: JSON, ctx: Any) -> JSON:
+        try:
+            value = read(data, ctx)
+        except PathMissing as missing:
+            raise FieldFailure(f"Invalid path '{text}' : {missing.jayway}") from None
+        return _as_string(path_field, text, value)
+
+    return evaluate_path
+
+
+def _as_string(field: str, text: str, value: JSON) -> str:
+    if not isinstance(value, str):
+        raise FieldFailure(f"The {field} '{text}' must resolve to a string, but was: {value!r}")
+    return value

@@ -1,0 +1,122 @@
+"""Wait: Seconds, SecondsPath, Timestamp, TimestampPath, on the injected clock.
+
+A wait that would outlast the execution's deadline sleeps until the deadline and ends the
+execution as TIMED_OUT, as AWS does when a workflow outruns its time limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from express.asl.io import compile_filter_path
+from express.asl.node import Node, StepResult
+from express.asl.paths import PathMissing, compile_reference
+from express.asl.states.base import StateEnv, enter, exit_, fail_in_state, uses_context
+from express.asl.timestamps import parse_timestamp
+from express.errors import ExecutionTimeout, FieldFailure
+from express.runtime.context import ExecutionContext
+from express.types import JSON
+
+__all__ = ["compile_wait", "sleep_within_deadline"]
+
+
+def compile_wait(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Node | None) -> Any:
+    input_path = compile_filter_path(spec, "InputPath")
+    output_path = compile_filter_path(spec, "OutputPath")
+    delay = _compile_delay(spec)
+    track = uses_context(spec)
+
+    async def run_wait(data: JSON, ctx: ExecutionContext) -> StepResult:
+        entered = enter(ctx, "Wait", name, data)
+        if track:
+            ctx.enter(name)
+        try:
+            effective = data if input_path is None else input_path(data, ctx)
+            seconds = delay(effective, ctx)
+            await sleep_within_deadline(ctx, seconds)
+            out = effective if output_path is None else output_path(effective, ctx)
+        except FieldFailure as failure:
+            raise fail_in_state(name, entered, failure) from None
+        exit_(ctx, "Wait", name, out)
+        return out, nxt
+
+    return run_wait
+
+
+async def sleep_within_deadline(ctx: ExecutionContext, seconds: float) -> None:
+    if seconds <= 0:
+        return
+    now = ctx.clock.now()
+    if now + seconds > ctx.deadline:
+        await ctx.clock.sleep(max(0.0, ctx.deadline - now))
+        raise ExecutionTimeout()
+    await ctx.clock.sleep(seconds)
+
+
+def _compile_delay(spec: Mapping[str, Any]) -> Callable[[JSON, ExecutionContext], float]:
+    if "Seconds" in spec:
+        seconds = float(spec["Seconds"])
+        return lambda data, ctx: seconds
+    if "Timestamp" in spec:
+        text = spec["Timestamp"]
+        moment = parse_timestamp(text)
+
+        def until_literal(data: JSON, ctx: ExecutionContext) -> float:
+            if moment is None:
+                raise FieldFailure(
+                    f"The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time "
+                    f"format string: {text}"
+                )
+            return moment - ctx.clock.now()
+
+        return until_literal
+    if "SecondsPath" in spec:
+        path = spec["SecondsPath"]
+        read = compile_reference(path)
+
+        def seconds_from_path(data: JSON, ctx: ExecutionContext) -> float:
+            try:
+                value = read(data, ctx)
+            except PathMissing:
+                raise FieldFailure(
+                    f"The SecondsPath parameter does not reference an input value: {path}"
+                ) from None
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+                raise FieldFailure(
+                    f"The SecondsPath parameter cannot be parsed as a long value: {path} == {_text(value)}"
+                )
+            if value < 0:
+                raise FieldFailure(
+                    f"The SecondsPath parameter references a negative value: {path} == {_text(value)}"
+                )
+            return float(value)
+
+        return seconds_from_path
+    path = spec["TimestampPath"]
+    read = compile_reference(path)
+
+    def until_from_path(data: JSON, ctx: ExecutionContext) -> float:
+        try:
+            value = read(data, ctx)
+        except PathMissing:
+            raise FieldFailure(
+                f"The TimestampPath parameter does not reference an input value: {path}"
+            ) from None
+        moment = parse_timestamp(value)
+        if moment is None:
+            raise FieldFailure(
+                "The TimestampPath parameter does not reference a valid ISO-8601 extended offset "
+                f"date-time format string: {path} == {_text(value)}"
+            )
+        return moment - ctx.clock.now()
+
+    return until_from_path
+
+
+def _text(value: JSON) -> str:
+    if isinstance(value, str):
+        return value
+    import orjson
+
+    return orjson.dumps(value).decode()

@@ -1,0 +1,100 @@
+"""The recorder an execution's ``History`` calls for every event: filter, format, hand to a sink.
+
+Build an ``ExecutionLogger`` once per state machine (at compile time); it fixes the level
+filter and the payload shaping. ``ExecutionLogger.recorder(execution_arn)`` then returns
+the per-execution callable, whose only per-event work is a set lookup (levels other than
+``ALL``), shaping ``details``, one ``orjson.dumps`` and ``sink.write``.
+
+The engine calls the recorder with AWS's event ids, ``previous_event_id`` as AWS sets it
+and the time in epoch seconds; ``details`` carries raw JSON values under AWS's camelCase
+keys. See ``express.logs.format`` for what the line looks like.
+
+Invariants: level ``OFF`` yields no recorder at all (the engine then only counts ids);
+filtering by level never changes ids; the recorder does not raise into the execution.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from express.logs.config import LoggingConfiguration
+from express.logs.format import details_with_data, details_without_data
+from express.logs.levels import admitted_event_types
+from express.logs.sink import LogSink
+
+__all__ = ["ExecutionLogger", "Recorder", "make_recorder"]
+
+# The shape ``express.runtime.context.History`` calls:
+# (event_id, event_type, details, previous_event_id, timestamp_seconds) -> None.
+Recorder = Callable[[int, str, dict[str, Any], int, float], None]
+
+_log = logging.getLogger("express.logs")
+
+
+class ExecutionLogger:
+    """Everything about logging that is fixed for a state machine, prepared once."""
+
+    __slots__ = ("_admitted", "_shape", "config", "sink", "state_machine_name")
+
+    def __init__(self, config: LoggingConfiguration, sink: LogSink, state_machine_name: str) -> None:
+        self.config = config
+        self.sink = sink
+        self.state_machine_name = state_machine_name
+        self._admitted = admitted_event_types(config.level)
+        self._shape = details_with_data if config.include_execution_data else details_without_data
+
+    def recorder(self, execution_arn: str) -> Recorder | None:
+        """The recorder for one execution, or None when the level is OFF."""
+        if not self.config.enabled:
+            return None
+        admitted = self._admitted
+        shape = self._shape
+        write = self.sink.write
+        dumps = orjson.dumps
+        machine = self.state_machine_name
+
+        def record(
+            event_id: int, event_type: str, details: dict[str, Any], previous_event_id: int, timestamp: float
+        ) -> None:
+            if admitted is not None and event_type not in admitted:
+                return
+            try:
+                timestamp_ms = round(timestamp * 1000)
+                line = dumps(
+                    {
+                        "id": str(event_id),
+                        "type": event_type,
+                        "details": shape(details),
+                        "previous_event_id": str(previous_event_id),
+                        "event_timestamp": str(timestamp_ms),
+                        "execution_arn": execution_arn,
+                        "redrive_count": "0",
+                    }
+                )
+            except Exception:
+                # A value the engine passed cannot be written as JSON: a defect, reported
+                # loudly, but never a reason to fail the execution itself.
+                _log.exception(
+                    "could not format history event %s (%s) of %s", event_id, event_type, execution_arn
+                )
+                return
+            write(timestamp_ms, line, machine, execution_arn)
+
+        return record
+
+
+def make_recorder(
+    config: LoggingConfiguration, execution_arn: str, sink: LogSink, state_machine_name: str
+) -> Recorder | None:
+    """The recorder for one execution (None when the level is OFF).
+
+    Convenient for one-off executions; code that runs many executions of one state machine
+    builds an ``ExecutionLogger`` once and calls its ``recorder`` per execution.
+    """
+    if not config.enabled:
+        return None
+    return ExecutionLogger(config, sink, state_machine_name).recorder(execution_arn)

@@ -1,0 +1,202 @@
+"""A compiled workflow and its executions.
+
+``compile_workflow`` does all the static work once. ``Workflow.start`` runs one execution
+inline and returns its ``ExecutionResult`` when no state had to wait; otherwise it returns
+a coroutine that finishes the execution under its time limit (the machine's
+TimeoutSeconds, and never more than Express's five minutes). ``execute`` and
+``execute_sync`` wrap ``start`` for callers that just want the result.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import anyio
+import orjson
+
+from express.asl.compiler import compile_definition
+from express.asl.driver import drive
+from express.asl.io import MAX_PAYLOAD_BYTES
+from express.asl.loader import load_definition
+from express.asl.node import Node, is_pending
+from express.errors import ExecutionTimeout, StatesError
+from express.handlers import HandlerRegistry
+from express.runtime.context import EventRecorder, ExecutionContext, History, MachineInfo
+from express.runtime.result import FAILED, SUCCEEDED, TIMED_OUT, ExecutionResult
+from express.types import JSON, Clock, Handler, SystemClock
+
+__all__ = ["EXPRESS_TIME_LIMIT", "RecorderFactory", "Workflow", "compile_workflow"]
+
+EXPRESS_TIME_LIMIT = 300.0  # seconds: the longest an Express execution may run
+
+# Given an execution's ARN, the recorder of its history events (None: do not record).
+RecorderFactory = Callable[[str], EventRecorder | None]
+
+
+def compile_workflow(
+    definition: str | bytes | os.PathLike[str] | Mapping[str, Any],
+    *,
+    handlers: HandlerRegistry | Mapping[str, Handler] | None = None,
+    clock: Clock | None = None,
+    name: str = "express",
+    region: str = "us-east-1",
+    account: str = "111111111111",
+    time_limit: float = EXPRESS_TIME_LIMIT,
+    recorder_factory: RecorderFactory | None = None,
+) -> Workflow:
+    """Validate and compile ``definition`` (JSON text, a path, or a dict) into a Workflow."""
+    spec = load_definition(definition)
+    registry = handlers if isinstance(handlers, HandlerRegistry) else HandlerRegistry(handlers)
+    start = compile_definition(spec, registry, region, account)
+    return Workflow(
+        spec,
+        start,
+        clock=clock or SystemClock(),
+        name=name,
+        region=region,
+        account=account,
+        time_limit=time_limit,
+        recorder_factory=recorder_factory,
+    )
+
+
+class Workflow:
+    """A compiled state machine. Thread-compatible, not thread-safe; share it across tasks freely."""
+
+    def __init__(
+        self,
+        definition: Mapping[str, Any],
+        start: Node,
+        *,
+        clock: Clock,
+        name: str,
+        region: str,
+        account: str,
+        time_limit: float,
+        recorder_factory: RecorderFactory | None,
+    ) -> None:
+        self.definition = definition
+        self.name = name
+        self.machine = MachineInfo(name, region, account, clock=clock)
+        self.state_machine_arn = self.machine.state_machine_arn
+        self._start = start
+        self._clock = clock
+        machine_timeout = definition.get("TimeoutSeconds")
+        self.time_limit = min(time_limit, float(machine_timeout)) if machine_timeout else time_limit
+        self._recorder_factory = recorder_factory
+        # Execution ids: a random UUID prefix per workflow and a counter, so ids are unique
+        # without paying for uuid4 on every execution.
+        self._id_prefix = str(uuid.uuid4())[:24]
+        self._counter = itertools.count()
+
+    def __repr__(self) -> str:
+        return f"<Workflow {self.name!r}>"
+
+    def _new_execution_id(self) -> str:
+        return f"{self._id_prefix}{next(self._counter) & 0xFFFFFFFFFFFF:012x}"
+
+    def start(
+        self, input: JSON, name: str | None = None, *, input_size: int | None = None
+    ) -> ExecutionResult | Awaitable[ExecutionResult]:
+        """Run one execution inline as far as it goes without waiting (see the module doc).
+
+        ``input_size`` is the input's size in bytes when the caller knows it (a stream
+        record's length), which spares measuring it again.
+        """
+        execution_id = self._new_execution_id()
+        now = self._clock.now()
+        history = History()
+        ctx = ExecutionContext.start(
+            self.machine, input, name or execution_id, execution_id, now, now + self.time_limit, history
+        )
+        history.last = 1
+        if self._recorder_factory is not None:
+            recorder = history.recorder = self._recorder_factory(ctx.execution_arn)
+            if recorder is not None:
+                recorder(1, "ExecutionStarted", {"input": input, "roleArn": self.machine.role_arn}, 0, now)
+        if (input_size > MAX_PAYLOAD_BYTES) if input_size is not None else _oversized(input):
+            return self._finish(
+                ctx,
+                StatesError(
+                    "States.DataLimitExceeded",
+                    f"The execution input exceeds the maximum of {MAX_PAYLOAD_BYTES} bytes.",
+                ),
+            )
+        try:
+            out = drive(self._start, input, ctx)
+        except StatesError as error:
+            return self._finish(ctx, error)
+        if is_pending(out):
+            return self._finish_later(out, ctx)
+        return self._finish(ctx, None, out)
+
+    async def _finish_later(self, pending: Any, ctx: ExecutionContext) -> ExecutionResult:
+        remaining = ctx.deadline - self._clock.now()
+        with anyio.move_on_after(max(remaining, 0.0)) as scope:
+            try:
+                out = await pending
+            except StatesError as error:
+                return self._finish(ctx, error)
+        if scope.cancelled_caught:
+            pending.close()
+            return self._finish(ctx, ExecutionTimeout())
+        return self._finish(ctx, None, out)
+
+    def _finish(self, ctx: ExecutionContext, error: StatesError | None, output: JSON = None) -> ExecutionResult:
+        stop = self._clock.now()
+        history = ctx.history
+        if error is None:
+            status = SUCCEEDED
+            event, details = "ExecutionSucceeded", {"output": output}
+        else:
+            status = TIMED_OUT if isinstance(error, ExecutionTimeout) else FAILED
+            event = "ExecutionTimedOut" if status == TIMED_OUT else "ExecutionFailed"
+            details = {}
+            if error.error is not None:
+                details["error"] = error.error
+            if error.cause is not None:
+                details["cause"] = error.cause
+            output = None
+        if history.recorder is not None:
+            history.recorder(history.last + 1, event, details, history.last, stop)
+        history.last += 1
+        return ExecutionResult(
+            status=status,
+            output=output,
+            error=None if error is None else error.error,
+            cause=None if error is None else error.cause,
+            name=ctx.execution_name,
+            execution_arn=ctx.execution_arn,
+            state_machine_arn=self.machine.state_machine_arn,
+            input=ctx.input,
+            start_time=ctx.start_time,
+            stop_time=stop,
+            transitions=history.transitions,
+        )
+
+    async def execute(self, input: JSON, name: str | None = None) -> ExecutionResult:
+        result = self.start(input, name)
+        if isinstance(result, ExecutionResult):
+            return result
+        return await result
+
+    def execute_sync(self, input: JSON, name: str | None = None) -> ExecutionResult:
+        """Run one execution to the end from synchronous code (starts an event loop if it must)."""
+        result = self.start(input, name)
+        if isinstance(result, ExecutionResult):
+            return result
+
+        async def finish() -> ExecutionResult:
+            return await result
+
+        return anyio.run(finish)
+
+
+def _oversized(value: JSON) -> bool:
+    if isinstance(value, (dict, list)) or (isinstance(value, str) and len(value) * 4 >= MAX_PAYLOAD_BYTES):
+        return len(orjson.dumps(value)) > MAX_PAYLOAD_BYTES
+    return False
