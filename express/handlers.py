@@ -71,7 +71,7 @@ class PermissiveRegistry(HandlerRegistry):
     def resolve_lambda(self, function: str) -> Handler | None:
         return _identity
 
-    def get(self, name: str, default: object = None) -> Handler:  # type: ignore[override]
+    def get(self, name: str, default: object = None) -> Handler:
         return _identity
 
 

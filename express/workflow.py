@@ -22,7 +22,7 @@ from express.asl.compiler import compile_definition
 from express.asl.driver import drive
 from express.asl.io import MAX_PAYLOAD_BYTES
 from express.asl.loader import load_definition
-from express.asl.node import Node, is_pending
+from express.asl.node import Node, Pending, is_pending
 from express.errors import ExecutionTimeout, StatesError
 from express.handlers import HandlerRegistry
 from express.runtime.context import EventRecorder, ExecutionContext, History, MachineInfo
@@ -131,7 +131,7 @@ class Workflow:
         except StatesError as error:
             return self._finish(ctx, error)
         if is_pending(out):
-            return self._finish_later(out, ctx)
+            return Pending(self._finish_later, out, ctx)
         return self._finish(ctx, None, out)
 
     async def _finish_later(self, pending: Any, ctx: ExecutionContext) -> ExecutionResult:
@@ -142,7 +142,6 @@ class Workflow:
             except StatesError as error:
                 return self._finish(ctx, error)
         if scope.cancelled_caught:
-            pending.close()
             return self._finish(ctx, ExecutionTimeout())
         return self._finish(ctx, None, out)
 

@@ -373,9 +373,11 @@ def _wildcard(pattern: Any, at: str, problems: list[Diagnostic]) -> Callable[[An
 
 
 # ----------------------------------------------------------------------------- timestamps
+# The ranges of every field but the day of the month are checked by the pattern itself.
 _TIMESTAMP = re.compile(
-    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})"
-    r"(?:\.([0-9]{1,9}))?(?:Z|([+-])([0-9]{2}):([0-9]{2}))"
+    r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+    r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.([0-9]{1,9}))?"
+    r"(?:Z|([+-])((?:0[0-9]|1[0-7]):[0-5][0-9]|18:00))"  # java.time.ZoneOffset's range
 )
 _MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
@@ -388,31 +390,29 @@ def _instant(text: str) -> int | None:
     m = _TIMESTAMP.fullmatch(text)
     if m is None:
         return None
-    year, month, day, hour, minute, second = (int(g) for g in m.group(1, 2, 3, 4, 5, 6))
-    leap = month == 2 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
-    if not (1 <= month <= 12 and 1 <= day <= _MONTH_DAYS[month - 1] + leap):
+    days = _days_since_epoch(int(text[0:4]), int(text[5:7]), int(text[8:10]))
+    if days is None:
         return None
-    if hour > 23 or minute > 59 or second > 59:
-        return None
-    offset = 0
-    if m.group(8):
-        hours, minutes = int(m.group(9)), int(m.group(10))
-        if minutes > 59 or hours * 60 + minutes > 18 * 60:  # java.time.ZoneOffset's range
+    seconds = days * 86400 + int(text[11:13]) * 3600 + int(text[14:16]) * 60 + int(text[17:19])
+    fraction, sign, offset = m.groups()
+    if sign is not None:
+        shift = int(offset[:2]) * 3600 + int(offset[3:]) * 60
+        seconds += -shift if sign == "+" else shift
+    return seconds * 1_000_000_000 + (int(fraction.ljust(9, "0")) if fraction else 0)
+
+
+def _days_since_epoch(year: int, month: int, day: int) -> int | None:
+    """Days from 1970-01-01 in the proleptic Gregorian calendar (year 0 included), or None
+    when the month has no such day."""
+    if day > 28:
+        leap = month == 2 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+        if day > _MONTH_DAYS[month - 1] + leap:
             return None
-        offset = (hours * 3600 + minutes * 60) * (1 if m.group(8) == "+" else -1)
-    nanos = int((m.group(7) or "").ljust(9, "0"))
-    seconds = _days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset
-    return seconds * 1_000_000_000 + nanos
-
-
-def _days_from_civil(year: int, month: int, day: int) -> int:
-    """Days since 1970-01-01 in the proleptic Gregorian calendar (year 0 included)."""
     year -= month <= 2
     era = year // 400
     year_of_era = year - era * 400
     day_of_year = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
-    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
-    return era * 146097 + day_of_era - 719468
+    return era * 146097 + year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year - 719468
 
 
 def _is_timestamp(value: Any) -> bool:

@@ -1,7 +1,7 @@
 """Stepping through linked nodes: inline until a state has to wait, awaited from there on.
 
-``drive`` returns the branch's output when no state waited, or a coroutine finishing the
-run otherwise. The executor, Parallel branches and Map iterations all use it, so an
+``drive`` returns the branch's output when no state waited, or a ``Pending`` finishing
+the run otherwise. The executor, Parallel branches and Map iterations all use it, so an
 execution, branch or iteration that never waits never creates a coroutine.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from express.asl.node import Node, is_pending
+from express.asl.node import Node, Pending, is_pending
 from express.runtime.context import ExecutionContext
 from express.types import JSON
 
@@ -25,7 +25,7 @@ def drive(node: Node | None, data: JSON, ctx: ExecutionContext) -> Any:
             data, node = step
         else:
             ctx.history.transitions += steps
-            return _drive_async(step, ctx)
+            return Pending(_drive_async, step, ctx)
     ctx.history.transitions += steps
     return data
 

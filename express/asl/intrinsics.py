@@ -10,7 +10,7 @@ variables (``$name``, through the caller's resolver) and nested calls.
 Compile time does all the static work: it rejects bad syntax, unknown names and wrong
 argument counts with ``IntrinsicSyntaxError`` (a caret under the failing token), compiles
 each path into a direct getter, splits a literal ``States.Format`` template at its
-placeholders, and folds calls whose arguments are all literals. At run time the returned
+placeholders, and folds calls on literals that give a scalar. At run time the returned
 closure only evaluates getters and calls the functions of ``intrinsics_functions``.
 
 Run-time failures are ``FieldFailure``: ``States.IntrinsicFailure`` for bad arguments,
@@ -90,7 +90,7 @@ def compile_intrinsic(text: str, *, variables: VariableResolver | None = None) -
     def run(data: JSON, ctx: ExecutionContext) -> JSON:
         try:
             return fn(data, ctx)
-        except PathMissing as exc:  # only input-path getters raise it here; see _reference
+        except PathMissing as exc:  # only input paths get here: _guarded words the others
             raise IntrinsicPathMissing(exc.path, exc.jayway) from None
 
     return run

@@ -169,8 +169,11 @@ def compile_format(pieces: tuple[str, ...]) -> Callable[..., str]:
 
         return format_one
 
+    # str.format joins in C; the template's own braces are doubled so they stay literal.
+    pattern = "{}".join(piece.replace("{", "{{").replace("}", "}}") for piece in pieces)
+
     def format_many(*values: JSON) -> str:
-        return _interleave(pieces, values)
+        return pattern.format(*map(java_string, values))
 
     return format_many
 

@@ -184,20 +184,12 @@ class Invocation:
     async def call_async(self, handler: Handler, event: JSON, timeout: float | None) -> Any:
         """Await an async handler, or run a blocking one in a worker thread so it can be cut off."""
         try:
-            with anyio.fail_after(timeout) if timeout is not None else _no_timeout():
+            with anyio.fail_after(timeout):  # None: no limit of its own
                 if is_async_handler(handler):
-                    return await handler(event)  # type: ignore[misc]
+                    return await handler(event)
                 return await anyio.to_thread.run_sync(handler, event, abandon_on_cancel=True)
         except TimeoutError:
             raise StatesError("States.Timeout", None) from None
-
-
-class _no_timeout:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def _direct_result(payload: JSON, value: JSON) -> JSON:

@@ -1,17 +1,17 @@
 """The frame shared by Task, Parallel and Map: enter, attempt, retry, catch, exit.
 
 ``attempt(data, ctx, entered)`` does the state's work once and returns its output, or a
-coroutine when it has to wait. The guard runs it inline; only a coroutine or a retry's
+``Pending`` when it has to wait. The guard runs it inline; only a coroutine or a retry's
 back-off makes the state asynchronous, so a state whose work never waits and never fails
 costs one plain call.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any
 
-from express.asl.node import Node, StepResult, is_pending
+from express.asl.node import Node, Pending, StepResult, is_pending
 from express.asl.states.base import enter, exit_
 from express.asl.states.policy import ErrorPolicy
 from express.asl.states.wait_state import sleep_within_deadline
@@ -46,7 +46,7 @@ def guarded_state(
                 raise
             return _recover(error, data, ctx, entered, policy.new_counts())
         if is_pending(out):
-            return _settle(out, data, ctx, entered, policy.new_counts() if policy else None)
+            return Pending(_settle, out, data, ctx, entered, policy.new_counts() if policy else None)
         exit_(ctx, type_, name, out)
         return out, nxt
 
@@ -57,7 +57,7 @@ def guarded_state(
         assert policy is not None
         delay = policy.retry_delay(error, counts)
         if delay is not None:
-            return _retry_after(delay, data, ctx, entered, counts)
+            return Pending(_retry_after, delay, data, ctx, entered, counts)
         catcher = policy.catch(error)
         if catcher is None:
             raise error
@@ -82,7 +82,7 @@ def guarded_state(
         return out, nxt
 
     async def _settle(
-        pending: Coroutine[Any, Any, JSON],
+        pending: Pending,
         data: JSON,
         ctx: ExecutionContext,
         entered: int,

@@ -16,7 +16,7 @@ import orjson
 
 from express.asl.driver import drive
 from express.asl.io import check_size, compile_filter_path, compile_result_path
-from express.asl.node import Node, is_pending
+from express.asl.node import Node, Pending, is_pending
 from express.asl.paths import PathMissing, compile_getter, compile_reference
 from express.asl.states.base import StateEnv, fail_in_state, record, uses_context
 from express.asl.states.guard import guarded_state
@@ -88,7 +88,7 @@ def compile_map(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Node | N
             record(ctx, "MapIterationFailed", {"name": name, "index": index})
             raise
         if is_pending(out):
-            return _iteration_async(index, out, ctx)
+            return Pending(_iteration_async, index, out, ctx)
         record(ctx, "MapIterationSucceeded", {"name": name, "index": index})
         return out
 
@@ -118,7 +118,7 @@ def compile_map(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Node | N
                 record(ctx, "MapStateFailed", {})
                 raise
             if is_pending(out):
-                return _run_rest(data, ctx, entered, items, inputs, results, i, out, limit)
+                return Pending(_run_rest, data, ctx, entered, items, inputs, results, i, out, limit)
             results[i] = out
         return finish(data, ctx, entered, results)
 

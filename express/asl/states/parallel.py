@@ -14,7 +14,7 @@ import anyio
 
 from express.asl.driver import drive
 from express.asl.io import check_size, compile_filter_path, compile_result_path
-from express.asl.node import Node, is_pending
+from express.asl.node import Node, Pending, is_pending
 from express.asl.states.base import StateEnv, fail_in_state, record, uses_context
 from express.asl.states.guard import guarded_state
 from express.asl.states.policy import compile_policy
@@ -62,13 +62,11 @@ def compile_parallel(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Nod
                 else:
                     results[i] = out
         except StatesError:
-            for _, coroutine in pending:
-                coroutine.close()
             record(ctx, "ParallelStateFailed", {})
             raise
         if not pending:
             return finish(data, ctx, entered, results)
-        return _await_branches(data, ctx, entered, results, pending)
+        return Pending(_await_branches, data, ctx, entered, results, pending)
 
     async def _await_branches(
         data: JSON, ctx: ExecutionContext, entered: int, results: list[JSON], pending: list[tuple[int, Any]]

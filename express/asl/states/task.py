@@ -15,7 +15,7 @@ import orjson
 
 from express.asl.invoke import Invocation, handler_error, normalise_result
 from express.asl.io import compile_filter_path, compile_result_path
-from express.asl.node import Node
+from express.asl.node import Node, Pending
 from express.asl.paths import PathMissing, compile_reference
 from express.asl.states.base import StateEnv, fail_in_state, record, uses_context
 from express.asl.states.guard import guarded_state
@@ -101,7 +101,7 @@ def compile_task(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Node | 
                 _failed(ctx, error)
                 raise error from None
             return finish(data, ctx, entered, payload, value)
-        return _attempt_async(data, ctx, entered, payload, handler, event, timeout)
+        return Pending(_attempt_async, data, ctx, entered, payload, handler, event, timeout)
 
     async def _attempt_async(
         data: JSON,

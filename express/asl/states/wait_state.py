@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from express.asl.io import compile_filter_path
-from express.asl.node import Node, StepResult
+from express.asl.node import Node, Pending, StepResult
 from express.asl.paths import PathMissing, compile_reference
 from express.asl.states.base import StateEnv, enter, exit_, fail_in_state, uses_context
 from express.asl.timestamps import parse_timestamp
@@ -27,7 +27,10 @@ def compile_wait(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Node | 
     delay = _compile_delay(spec)
     track = uses_context(spec)
 
-    async def run_wait(data: JSON, ctx: ExecutionContext) -> StepResult:
+    def run_wait(data: JSON, ctx: ExecutionContext) -> Pending:
+        return Pending(wait, data, ctx)
+
+    async def wait(data: JSON, ctx: ExecutionContext) -> StepResult:
         entered = enter(ctx, "Wait", name, data)
         if track:
             ctx.enter(name)
