@@ -54,13 +54,29 @@ class PathMissing(Exception):
     """A definite path has no value in the document.
 
     ``jayway`` is Jayway's own message (``No results for path: $['x']`` or
-    ``Missing property in path $['a']``), which AWS quotes in its causes.
+    ``Missing property in path $['a']``), which AWS quotes in its causes. It is worked
+    out only when asked for: a Choice testing IsPresent raises and drops these often.
     """
 
-    def __init__(self, path: str, jayway: str) -> None:
-        super().__init__(jayway)
+    def __init__(self, path: str, segments: tuple[str | int, ...] = (), doc: JSON = None) -> None:
+        super().__init__(path)
         self.path = path
-        self.jayway = jayway
+        self._segments = segments
+        self._doc = doc
+
+    @property
+    def jayway(self) -> str:
+        segments, doc = self._segments, self._doc
+        for depth, step in enumerate(segments):
+            found, doc = _step(doc, step)
+            if not found:
+                if depth == len(segments) - 1:
+                    break
+                return f"Missing property in path {jayway_path(segments[: depth + 1])}"
+        return f"No results for path: {jayway_path(segments)}"
+
+    def __str__(self) -> str:
+        return self.jayway
 
 
 @dataclass(frozen=True)
@@ -274,14 +290,7 @@ def compile_getter(text: str) -> Getter:
 
 
 def _missing(text: str, segments: tuple[str | int, ...], doc: JSON) -> PathMissing:
-    """Work out, off the hot path, which step failed and word it as Jayway does."""
-    for depth, step in enumerate(segments):
-        found, doc = _step(doc, step)
-        if not found:
-            if depth == len(segments) - 1:
-                return PathMissing(text, f"No results for path: {jayway_path(segments)}")
-            return PathMissing(text, f"Missing property in path {jayway_path(segments[: depth + 1])}")
-    return PathMissing(text, f"No results for path: {jayway_path(segments)}")
+    return PathMissing(text, segments, doc)
 
 
 def _step(doc: JSON, step: str | int) -> tuple[bool, JSON]:
@@ -503,8 +512,17 @@ def _set_in(doc: JSON, steps: tuple[str | int, ...], depth: int, value: JSON, te
 
 
 def compile_reference(text: str) -> Callable[[JSON, Any], JSON]:
-    """An evaluator ``(state_input, ctx) -> value`` for ``$...`` or ``$$...`` (context object)."""
+    """An evaluator ``(state_input, ctx) -> value`` for ``$...`` or ``$$...`` (context object).
+
+    The common context fields (``$$.Map.Item.Value``, ``$$.Execution.Name``, ...) are read
+    straight from the execution; only other ``$$`` paths build the context document.
+    """
     if text.startswith("$$"):
+        segments = parse_path(text[1:])
+        for prefix, field in _CONTEXT_FIELDS.items():
+            if segments[: len(prefix)] == prefix:
+                rest = segments[len(prefix) :]
+                return _context_field(text, field, rest, segments)
         from_context = compile_getter(text[1:])
 
         def get_context(data: JSON, ctx: Any) -> JSON:
@@ -517,3 +535,51 @@ def compile_reference(text: str) -> Callable[[JSON, Any], JSON]:
         return from_input(data)
 
     return get_input
+
+
+def _map_item(index: int) -> Callable[[Any], JSON]:
+    def read(ctx: Any) -> JSON:
+        item = ctx.map_item
+        if item is None:
+            return _ABSENT
+        return item[index]
+
+    return read
+
+
+_CONTEXT_FIELDS: dict[tuple[Segment, ...], Callable[[Any], JSON]] = {
+    ("Map", "Item", "Value"): _map_item(1),
+    ("Map", "Item", "Index"): _map_item(0),
+    ("Execution", "Input"): lambda ctx: ctx.input,
+    ("Execution", "Name"): lambda ctx: ctx.execution_name,
+    ("Execution", "Id"): lambda ctx: ctx.execution_arn,
+    ("State", "Name"): lambda ctx: ctx.state_name,
+    ("StateMachine", "Name"): lambda ctx: ctx.machine.state_machine_name,
+    ("StateMachine", "Id"): lambda ctx: ctx.machine.state_machine_arn,
+}
+
+
+def _context_field(
+    text: str, field: Callable[[Any], JSON], rest: tuple[Segment, ...], segments: tuple[Segment, ...]
+) -> Callable[[JSON, Any], JSON]:
+    if not rest:
+
+        def read_field(data: JSON, ctx: Any) -> JSON:
+            value = field(ctx)
+            if value is _ABSENT:
+                raise PathMissing(text, segments, ctx.context_object())  # type: ignore[arg-type]
+            return value
+
+        return read_field
+    inner = _definite_getter(text, rest) if is_definite(rest) else _indefinite_getter(rest)  # type: ignore[arg-type]
+
+    def read_within(data: JSON, ctx: Any) -> JSON:
+        value = field(ctx)
+        if value is _ABSENT:
+            raise PathMissing(text, segments, ctx.context_object())  # type: ignore[arg-type]
+        try:
+            return inner(value)
+        except PathMissing:
+            raise PathMissing(text, segments, ctx.context_object()) from None  # type: ignore[arg-type]
+
+    return read_within

@@ -50,19 +50,12 @@ _TERMINAL_TYPES = ("Succeed", "Fail")
 def validate_definition(definition: Any) -> list[Diagnostic]:
     """Every problem in ``definition``, sorted by location; ``[]`` when it is valid.
 
-    ``definition`` is a parsed definition (a mapping) or anything ``load_definition``
-    accepts: JSON text as ``str`` or ``bytes``, or an ``os.PathLike`` to a file.
+    ``definition`` is anything ``load_definition`` accepts: a mapping, JSON text as
+    ``str`` or ``bytes``, or an ``os.PathLike`` to a file.
     """
-    if isinstance(definition, (str, bytes, os.PathLike)):
-        try:
-            definition = load_definition(definition)
-        except DefinitionError as exc:
-            return _sorted(exc.diagnostics)
-        except OSError as exc:
-            return [Diagnostic("MISSING_DESCRIPTION", f"The definition file cannot be read: {exc}", "/")]
     if definition is None:
         return [Diagnostic("MISSING_DESCRIPTION", "The definition is empty", "/")]
-    if not isinstance(definition, Mapping):
+    if not isinstance(definition, (str, bytes, os.PathLike, Mapping)):
         return [
             Diagnostic(
                 "SCHEMA_VALIDATION_FAILED",
@@ -71,9 +64,16 @@ def validate_definition(definition: Any) -> list[Diagnostic]:
                 "/",
             )
         ]
+    try:
+        # A mapping goes through the loader too: it proves every key is a string and
+        # every value plain JSON, which all the checks below rely on.
+        spec = load_definition(definition)
+    except DefinitionError as exc:
+        return _sorted(exc.diagnostics)
+    except OSError as exc:
+        return [Diagnostic("MISSING_DESCRIPTION", f"The definition file cannot be read: {exc}", "/")]
     report = Report()
-    walker = _Walker(report, dict(definition))
-    walker.machine(dict(definition), "", None)
+    _Walker(report, spec).machine(spec, "", None)
     return _sorted(report.diagnostics)
 
 

@@ -12,6 +12,7 @@ so the validator accepts exactly what the compiler can compile); intrinsic calls
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Callable, Iterable
 from types import ModuleType
@@ -144,11 +145,14 @@ def path_problem(
     return None
 
 
+@functools.cache
 def _intrinsics() -> ModuleType | None:
     """The intrinsic-function module, or None while it is not part of the package."""
     try:
         from express.asl import intrinsics
-    except ImportError:
+    except ModuleNotFoundError as exc:
+        if exc.name != "express.asl.intrinsics":
+            raise  # the module is there but broken: say so, do not skip its checks
         return None
     return intrinsics
 

@@ -23,7 +23,9 @@ def only_diagnostic(source: Any) -> Diagnostic:
     return diagnostic
 
 
-@pytest.mark.parametrize("source", [MINIMAL, MINIMAL.encode(), "\ufeff" + MINIMAL, b"\xef\xbb\xbf" + MINIMAL.encode()])
+@pytest.mark.parametrize(
+    "source", [MINIMAL, MINIMAL.encode(), "\ufeff" + MINIMAL, b"\xef\xbb\xbf" + MINIMAL.encode()]
+)
 def test_text_and_bytes_parse_to_the_same_dict(source: str | bytes) -> None:
     assert load_definition(source) == PARSED
 
@@ -46,7 +48,7 @@ def test_a_missing_file_raises_os_error(tmp_path: Path) -> None:
 
 
 def test_a_mapping_is_copied_not_shared() -> None:
-    source = {"StartAt": "A", "States": {"A": {"Type": "Succeed"}}}
+    source: dict[str, Any] = {"StartAt": "A", "States": {"A": {"Type": "Succeed"}}}
     loaded = load_definition(source)
     assert loaded == source
     loaded["States"]["A"]["Type"] = "Fail"
