@@ -63,14 +63,35 @@ def iot_router() -> Workload:
         # The same routing written by hand, with the same copy of the event the engine makes.
         kind, value, battery = r.get("type"), r.get("value"), r.get("battery")
         if kind == "temperature" and isinstance(value, (int, float)) and value > 30:
-            out = {"device": r["device_id"], "site": r["site"], "metric": kind, "value": value,
-                   "unit": r["unit"], "at": r["ts"], "route": "alerts", "severity": "high"}
+            out = {
+                "device": r["device_id"],
+                "site": r["site"],
+                "metric": kind,
+                "value": value,
+                "unit": r["unit"],
+                "at": r["ts"],
+                "route": "alerts",
+                "severity": "high",
+            }
         elif battery is not None and battery < 10:
-            out = {"device": r["device_id"], "site": r["site"], "battery": battery, "at": r["ts"],
-                   "route": "maintenance", "severity": "low"}
+            out = {
+                "device": r["device_id"],
+                "site": r["site"],
+                "battery": battery,
+                "at": r["ts"],
+                "route": "maintenance",
+                "severity": "low",
+            }
         elif kind in ("temperature", "humidity") or (isinstance(kind, str) and kind.startswith("pressure")):
-            out = {"device": r["device_id"], "site": r["site"], "metric": kind, "value": value,
-                   "unit": r["unit"], "at": r["ts"], "route": "timeseries"}
+            out = {
+                "device": r["device_id"],
+                "site": r["site"],
+                "metric": kind,
+                "value": value,
+                "unit": r["unit"],
+                "at": r["ts"],
+                "route": "timeseries",
+            }
         else:
             raise ValueError("unknown reading")
         return enrich(orjson.loads(orjson.dumps(out)))
@@ -208,19 +229,26 @@ def _compile_time(factory: Callable[[], Workload], repeats: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="short rounds, for a smoke check")
     parser.add_argument("--rounds", type=int, default=None, help="alternating rounds per workload")
     args = parser.parse_args(argv)
     rounds = args.rounds or (1 if args.quick else 5)
     seconds = 0.3 if args.quick else 1.0
 
-    print(f"# express engine benchmark — {platform.python_implementation()} {platform.python_version()}, "
-          f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}")
-    print(f"# command: {' '.join([os.path.basename(sys.executable), '-m', 'benchmarks.bench_engine', *(argv or sys.argv[1:])])}")
+    print(
+        f"# express engine benchmark — {platform.python_implementation()} {platform.python_version()}, "
+        f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}"
+    )
+    command = ["python", "-m", "benchmarks.bench_engine", *(argv if argv is not None else sys.argv[1:])]
+    print(f"# command: {' '.join(command)}")
     print(f"# {rounds} alternating rounds of {seconds:.1f} s per side; median of the rounds\n")
-    header = (f"{'workload':<24} {'compile ms':>10} {'exec/s':>11} {'transitions/s':>14} "
-              f"{'baseline/s':>11} {'ratio':>6} {'p50 µs':>7} {'p99 µs':>7}")
+    header = (
+        f"{'workload':<24} {'compile ms':>10} {'exec/s':>11} {'transitions/s':>14} "
+        f"{'baseline/s':>11} {'ratio':>6} {'p50 µs':>7} {'p99 µs':>7}"
+    )
     print(header)
     print("-" * len(header))
     for factory in (pass_chain, iot_router, map_of_10, parallel_of_2, intrinsics_pass):
@@ -239,8 +267,10 @@ def main(argv: list[str] | None = None) -> int:
         latencies.sort()
         p50 = latencies[len(latencies) // 2]
         p99 = latencies[int(len(latencies) * 0.99)]
-        print(f"{name:<24} {compile_ms:>10.2f} {rate:>11,.0f} {rate * transitions:>14,.0f} "
-              f"{base:>11,.0f} {rate / base:>6.2f} {p50:>7.1f} {p99:>7.1f}")
+        print(
+            f"{name:<24} {compile_ms:>10.2f} {rate:>11,.0f} {rate * transitions:>14,.0f} "
+            f"{base:>11,.0f} {rate / base:>6.2f} {p50:>7.1f} {p99:>7.1f}"
+        )
     return 0
 
 

@@ -1,7 +1,7 @@
 """express: Amazon States Language workflows, run the way AWS runs Express workflows.
 
-    workflow = express.compile_workflow(definition, handlers={"enrich": enrich})
-    result = workflow.execute_sync({"device_id": "sensor-1", ...})
+workflow = express.compile_workflow(definition, handlers={"enrich": enrich})
+result = workflow.execute_sync({"device_id": "sensor-1", ...})
 """
 
 from __future__ import annotations

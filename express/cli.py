@@ -59,7 +59,9 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="report every problem in a definition")
     p.add_argument("definition", type=Path)
-    p.add_argument("--json", action="store_true", help="print ValidateStateMachineDefinition's response shape")
+    p.add_argument(
+        "--json", action="store_true", help="print ValidateStateMachineDefinition's response shape"
+    )
     p.add_argument(
         "--handlers", type=Path, help="also check that every Task resource resolves to one of these handlers"
     )
@@ -129,7 +131,9 @@ def _validate(args: argparse.Namespace) -> int:
         definition = load_definition(_read_definition(args.definition))
         diagnostics = validate_definition(definition)
         if not any(d.severity == "ERROR" for d in diagnostics):
-            diagnostics += _compile_diagnostics(definition, load_handlers(args.handlers) if args.handlers else None)
+            diagnostics += _compile_diagnostics(
+                definition, load_handlers(args.handlers) if args.handlers else None
+            )
     except DefinitionError as error:
         diagnostics = list(error.diagnostics)
     failed = any(d.severity == "ERROR" for d in diagnostics)

@@ -145,7 +145,9 @@ class Workflow:
             return self._finish(ctx, ExecutionTimeout())
         return self._finish(ctx, None, out)
 
-    def _finish(self, ctx: ExecutionContext, error: StatesError | None, output: JSON = None) -> ExecutionResult:
+    def _finish(
+        self, ctx: ExecutionContext, error: StatesError | None, output: JSON = None
+    ) -> ExecutionResult:
         stop = self._clock.now()
         history = ctx.history
         if error is None:

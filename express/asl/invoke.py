@@ -11,6 +11,7 @@ error name itself.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import traceback
 import uuid
@@ -79,19 +80,19 @@ class Invocation:
     """How one Task state reaches its handler."""
 
     __slots__ = (
+        "account",
         "dynamic_function",
         "events",
         "handler",
         "handler_is_async",
         "label",
+        "region",
+        "registry",
         "resource",
-        "resource_type",
         "resource_name",
+        "resource_type",
         "shape_result",
         "split_payload",
-        "registry",
-        "region",
-        "account",
     )
 
     def __init__(
@@ -164,10 +165,8 @@ class Invocation:
             event = {}  # Lambda receives an empty object for a null or absent payload
         elif isinstance(event, str):
             # A string payload is the request body itself: Lambda parses it as JSON text.
-            try:
+            with contextlib.suppress(orjson.JSONDecodeError):
                 event = orjson.loads(event)
-            except orjson.JSONDecodeError:
-                pass
         handler = self.handler
         if handler is None:
             function = payload.get("FunctionName") if isinstance(payload, dict) else None

@@ -12,9 +12,7 @@ import re
 
 __all__ = ["parse_timestamp"]
 
-_TIMESTAMP = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|z|[+-]\d{2}:\d{2})$"
-)
+_TIMESTAMP = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|z|[+-]\d{2}:\d{2})$")
 
 
 def parse_timestamp(text: object) -> float | None:
@@ -26,7 +24,7 @@ def parse_timestamp(text: object) -> float | None:
         return None
     year, month, day, hour, minute, second, fraction, offset = m.groups()
     try:
-        tz = datetime.timezone.utc
+        tz = datetime.UTC
         if offset not in ("Z", "z"):
             sign = 1 if offset[0] == "+" else -1
             hours, minutes = int(offset[1:3]), int(offset[4:6])

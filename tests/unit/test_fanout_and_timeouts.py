@@ -103,7 +103,10 @@ async def test_map_over_a_non_array_fails_like_aws() -> None:
 
 
 def parallel_machine(*branches: dict[str, Any], **fields: Any) -> dict[str, Any]:
-    return {"StartAt": "Par", "States": {"Par": {"Type": "Parallel", "Branches": list(branches), "End": True, **fields}}}
+    return {
+        "StartAt": "Par",
+        "States": {"Par": {"Type": "Parallel", "Branches": list(branches), "End": True, **fields}},
+    }
 
 
 def branch(name: str, state: dict[str, Any]) -> dict[str, Any]:

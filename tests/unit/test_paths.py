@@ -57,7 +57,7 @@ def test_indefinite_paths_return_every_match_and_empty_lists() -> None:
 
 def test_quoted_names_keep_backslashes_except_before_the_quote() -> None:
     key = 'Test\\""Name"'
-    assert compile_getter("$['Test\\\"\"Name\"']")({key: "v"}) == "v"
+    assert compile_getter('$[\'Test\\""Name"\']')({key: "v"}) == "v"
     assert compile_getter("$['it\\'s']")({"it's": 1}) == 1
 
 

@@ -38,7 +38,15 @@ def run_task(handler: Any, clock: ManualClock, **fields: Any) -> ExecutionResult
 def test_backoff_follows_interval_rate_and_cap() -> None:
     clock = ManualClock()
     flaky = Flaky("E", "E", "E", "E")
-    retry = [{"ErrorEquals": ["E"], "IntervalSeconds": 2, "BackoffRate": 3, "MaxAttempts": 4, "MaxDelaySeconds": 10}]
+    retry = [
+        {
+            "ErrorEquals": ["E"],
+            "IntervalSeconds": 2,
+            "BackoffRate": 3,
+            "MaxAttempts": 4,
+            "MaxDelaySeconds": 10,
+        }
+    ]
     result = run_task(flaky, clock, Retry=retry)
     assert result.status == "SUCCEEDED"
     assert result.output == {"ok": 5}

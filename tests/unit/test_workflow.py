@@ -73,7 +73,11 @@ def test_context_object_is_available_to_paths_and_templates() -> None:
         {
             "Look": {
                 "Type": "Pass",
-                "Parameters": {"name.$": "$$.State.Name", "input.$": "$$.Execution.Input", "sm.$": "$$.StateMachine.Name"},
+                "Parameters": {
+                    "name.$": "$$.State.Name",
+                    "input.$": "$$.Execution.Input",
+                    "sm.$": "$$.StateMachine.Name",
+                },
                 "End": True,
             }
         }
@@ -106,8 +110,9 @@ def test_missing_parameter_path_names_the_field_and_the_input() -> None:
     result = run(definition, {"a": 1})
     assert result.error == "States.Runtime"
     assert result.cause is not None
-    assert "The JSONPath '$.missing' specified for the field 'v.$' could not be found in the input '{\"a\":1}'" in (
-        result.cause
+    assert (
+        "The JSONPath '$.missing' specified for the field 'v.$' could not be found in the input '{\"a\":1}'"
+        in (result.cause)
     )
 
 
@@ -127,7 +132,9 @@ def test_fail_state_with_and_without_error() -> None:
     assert run(machine({"F": {"Type": "Fail", "Error": "E", "Cause": "why"}}), {}).cause == "why"
     bare = run(machine({"F": {"Type": "Fail"}}), {})
     assert (bare.status, bare.error, bare.cause) == ("FAILED", None, None)
-    dynamic = run(machine({"F": {"Type": "Fail", "ErrorPath": "$.e", "CausePath": "$$.State.Name"}}), {"e": "Boom"})
+    dynamic = run(
+        machine({"F": {"Type": "Fail", "ErrorPath": "$.e", "CausePath": "$$.State.Name"}}), {"e": "Boom"}
+    )
     assert (dynamic.error, dynamic.cause) == ("Boom", "F")
 
 
@@ -136,7 +143,8 @@ def test_payload_over_256_kib_is_data_limit_exceeded() -> None:
     result = run(definition, {"s": "é" * 70_000})  # 140,000 bytes of UTF-8, twice in the output
     assert result.error == "States.DataLimitExceeded"
     assert result.cause == (
-        "The state/task 'P' returned a result with a size exceeding the maximum number of bytes service limit."
+        "The state/task 'P' returned a result with a size exceeding the maximum number of bytes "
+        "service limit."
     )
     assert run(definition, {"s": "a" * 1000}).status == "SUCCEEDED"
 
@@ -183,7 +191,9 @@ def test_lambda_invoke_wraps_the_result_and_unwraps_the_payload() -> None:
     assert result.output["Payload"] == {"a": 1}
     assert result.output["StatusCode"] == 200
     assert result.output["ExecutedVersion"] == "$LATEST"
-    by_arn = task("arn:aws:states:::lambda:invoke", Parameters={"FunctionName": LAMBDA + "later", "Payload": None})
+    by_arn = task(
+        "arn:aws:states:::lambda:invoke", Parameters={"FunctionName": LAMBDA + "later", "Payload": None}
+    )
     assert run(by_arn, {}, handlers=handlers()).output["Payload"] == {"async": {}}
 
 
@@ -192,7 +202,9 @@ def test_dynamic_function_name_that_does_not_exist() -> None:
     result = run(definition, {"fn": "nope"}, handlers=handlers())
     assert result.error == "Lambda.ResourceNotFoundException"
     assert result.cause is not None
-    assert result.cause.startswith("Function not found: arn:aws:lambda:us-east-1:111111111111:function:nope:$LATEST")
+    assert result.cause.startswith(
+        "Function not found: arn:aws:lambda:us-east-1:111111111111:function:nope:$LATEST"
+    )
 
 
 def test_handler_cannot_change_the_state_input() -> None:
