@@ -8,7 +8,7 @@ the partition. A consumer with no partition assigned is alive (a group may have 
 members than partitions); a callable that raises is not.
 
 ``serve_http`` is an anyio task: start it in the root task group with
-``port = await task_group.start(serve_http, registry, health)``. It binds to
+``port = await task_group.start(functools.partial(serve_http, registry, health, port=...))``. It binds to
 ``127.0.0.1`` unless told otherwise, so metrics are not exposed beyond the host by
 accident. Routes: ``GET /metrics`` (Prometheus text or OpenMetrics, as negotiated),
 ``GET /healthz`` (200 or 503 with a JSON report), anything else 404.

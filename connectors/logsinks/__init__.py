@@ -5,10 +5,13 @@
 ``KafkaLogSink``    AWS records produced to a Kafka topic, keyed by execution ARN
 ``MemoryLogSink``   every line kept in memory, for tests and benchmarks
 
+``open_log_sink`` picks one from a setting (``stdout``, ``kafka:<topic>``, a folder).
+
 All of them satisfy ``express.logs.LogSink``: ``write`` never blocks, and every line is
 either delivered or counted as dropped, with the reason reported.
 """
 
+from connectors.logsinks.destinations import open_log_sink
 from connectors.logsinks.kafka import KafkaLogSink, LogProducer
 from connectors.logsinks.memory import MemoryLogSink
 from connectors.logsinks.stdout import StdoutLogSink
@@ -23,4 +26,5 @@ __all__ = [
     "LogProducer",
     "MemoryLogSink",
     "StdoutLogSink",
+    "open_log_sink",
 ]

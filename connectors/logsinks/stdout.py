@@ -23,14 +23,21 @@ class StdoutLogSink:
         self,
         stream: BinaryIO | None = None,
         *,
-        capacity: int = 10_000,
-        batch_size: int = 512,
+        capacity: int = 32_768,
+        batch_size: int = 32_768,
+        wake_at: int = 4096,
         linger: float = 0.2,
         on_drop: DropReporter | None = None,
     ) -> None:
         self._stream = stream if stream is not None else sys.stdout.buffer
         self._writer: BatchWriter[bytes] = BatchWriter(
-            "stdout", self._deliver, capacity=capacity, batch_size=batch_size, linger=linger, on_drop=on_drop
+            "stdout",
+            self._deliver,
+            capacity=capacity,
+            batch_size=batch_size,
+            wake_at=wake_at,
+            linger=linger,
+            on_drop=on_drop,
         )
 
     def write(

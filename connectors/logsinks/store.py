@@ -7,26 +7,26 @@ log stream a file whose path below the folder is the stream's AWS name
 timestamp, one minute by default, as AWS names them) and by size (``max_stream_bytes``).
 Streams are created exclusively, so two writers sharing a store never append to the
 same stream. With ``retention_days`` set, streams whose whole time bucket is older than
-the retention period are deleted, as CloudWatch expires events of a group.
+the retention period are deleted, as CloudWatch expires events of a group: at start-up,
+then every ``sweep_interval`` seconds, by the writer thread.
 
 ``write`` only queues (see ``BatchWriter``); files are written by the writer thread.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO
 
 from connectors.logsinks.writer import BatchWriter
 from express.logs.layout import (
     STREAM_PREFIX,
     VALIDATION_STREAM,
     bucket_label,
-    encode_event,
     group_dir,
     label_start_ms,
     machine_dir,
@@ -36,19 +36,33 @@ from express.logs.sink import DropReporter, SinkStats
 __all__ = ["LocalLogStore"]
 
 _Entry = tuple[int, bytes, str]
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND
 _StreamKey = tuple[str, int]  # (state machine, bucket start in ms)
 
 
 class _OpenStream:
-    __slots__ = ("file", "size")
+    """A stream file open for appending, unbuffered: one system call per batch and stream."""
 
-    def __init__(self, file: BinaryIO) -> None:
-        self.file = file
+    __slots__ = ("fd", "size")
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
         self.size = 0
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.fd, view) :]
+        self.size += len(data)
+
+    def close(self) -> None:
+        os.close(self.fd)
 
 
 class LocalLogStore:
     """Log sink writing one log group of a local CloudWatch-style store."""
+
+    write: Callable[[int, bytes, str, str], None]  # LogSink.write, bound in __init__
 
     def __init__(
         self,
@@ -58,8 +72,9 @@ class LocalLogStore:
         bucket_minutes: int = 1,
         max_stream_bytes: int = 64 * 1024 * 1024,
         retention_days: float | None = None,
-        capacity: int = 10_000,
-        batch_size: int = 512,
+        capacity: int = 32_768,
+        batch_size: int = 32_768,
+        wake_at: int = 4096,
         linger: float = 0.2,
         on_drop: DropReporter | None = None,
         clock: Callable[[], float] = time.time,
@@ -75,27 +90,42 @@ class LocalLogStore:
         self._retention_ms = None if retention_days is None else int(retention_days * 86_400_000)
         self._clock = clock
         self._sweep_interval = sweep_interval
-        self._last_sweep = float("-inf")
         self._open: dict[_StreamKey, _OpenStream] = {}
         self._next_sequence: dict[_StreamKey, int] = {}
         self._newest_ms = 0
         self.folder.mkdir(parents=True, exist_ok=True)
         # AWS writes this empty stream when logging is configured for a group.
         (self.folder / VALIDATION_STREAM).touch(exist_ok=True)
+        # Expire what earlier runs left, before the writer thread exists to race with.
+        self._last_sweep = clock()
+        self._sweep(self._last_sweep)
         self._writer: BatchWriter[_Entry] = BatchWriter(
             f"store:{log_group}",
             self._deliver,
             capacity=capacity,
             batch_size=batch_size,
+            wake_at=wake_at,
             linger=linger,
             on_drop=on_drop,
             on_idle=self._maybe_sweep,
         )
+        self.write = self._fast_write()
 
-    def write(
-        self, event_timestamp_ms: int, line: bytes, state_machine_name: str, execution_arn: str
-    ) -> None:
-        self._writer.offer((event_timestamp_ms, line, state_machine_name))
+    def _fast_write(self) -> Callable[[int, bytes, str, str], None]:
+        # ``write`` runs once per logged event: the queue's checks, inlined.
+        queue = self._writer.queue
+        items, capacity, wake_at, wake = queue.items, queue.capacity, queue.wake_at, queue.on_batch
+        offer = queue.offer
+
+        def write(event_timestamp_ms: int, line: bytes, state_machine_name: str, execution_arn: str) -> None:
+            if len(items) < capacity and not queue.closing:
+                items.append((event_timestamp_ms, line, state_machine_name))
+                if len(items) == wake_at and wake is not None:
+                    wake()
+            else:
+                offer((event_timestamp_ms, line, state_machine_name))  # counts the loss
+
+        return write
 
     def stats(self) -> SinkStats:
         return self._writer.stats()
@@ -103,7 +133,7 @@ class LocalLogStore:
     def close(self, timeout: float = 5.0) -> None:
         self._writer.close(timeout)
         for stream in self._open.values():
-            stream.file.close()
+            stream.close()
         self._open.clear()
 
     def __enter__(self) -> LocalLogStore:
@@ -114,11 +144,11 @@ class LocalLogStore:
     ) -> None:
         self.close()
 
-    def sweep(self, now: float | None = None) -> int:
-        """Delete the streams retention has expired; returns how many. Runs in the writer thread."""
+    def _sweep(self, now: float) -> int:
+        """Delete the streams retention has expired; returns how many."""
         if self._retention_ms is None:
             return 0
-        cutoff_ms = int((self._clock() if now is None else now) * 1000) - self._retention_ms
+        cutoff_ms = int(now * 1000) - self._retention_ms
         deleted = 0
         machines = self.folder / STREAM_PREFIX
         if not machines.is_dir():
@@ -129,7 +159,7 @@ class LocalLogStore:
                 if start is None or start + self._width_ms > cutoff_ms:
                     continue
                 for key in [key for key in self._open if key[1] == start]:
-                    self._open.pop(key).file.close()
+                    self._open.pop(key).close()
                 deleted += sum(1 for path in bucket.iterdir() if path.is_file())
                 shutil.rmtree(bucket, ignore_errors=True)
             if machine.is_dir() and not any(machine.iterdir()):
@@ -140,46 +170,48 @@ class LocalLogStore:
         now = self._clock()
         if now - self._last_sweep >= self._sweep_interval:
             self._last_sweep = now
-            self.sweep(now)
+            self._sweep(now)
 
     def _deliver(self, batch: list[_Entry]) -> None:
         width = self._width_ms
-        chunks: dict[_StreamKey, list[bytes]] = {}
-        for timestamp_ms, line, machine in batch:
-            key = (machine, timestamp_ms - timestamp_ms % width)
-            lines = chunks.get(key)
-            if lines is None:
-                chunks[key] = lines = []
-            lines.append(encode_event(timestamp_ms, line))
-        for key, lines in chunks.items():
-            self._append(key, b"".join(lines))
-            self._newest_ms = max(self._newest_ms, key[1])
+        machine: str | None = None
+        start = end = 0
+        lines: list[bytes] = []
+        for timestamp_ms, line, entry_machine in batch:
+            if entry_machine is not machine or not start <= timestamp_ms < end:
+                # Entries come in time order, so runs for one stream are long.
+                if lines and machine is not None:
+                    self._append((machine, start), b"".join(lines))
+                machine, start = entry_machine, timestamp_ms - timestamp_ms % width
+                end, lines = start + width, []
+            lines.append(b'{"timestamp":%d,"message":%s}\n' % (timestamp_ms, line))
+        if lines and machine is not None:
+            self._append((machine, start), b"".join(lines))
         # Keep the current and the previous bucket open: events near a boundary may arrive late.
-        for key in [key for key in self._open if key[1] < self._newest_ms - width]:
-            self._open.pop(key).file.close()
+        for stale in [key for key in self._open if key[1] < self._newest_ms - width]:
+            self._open.pop(stale).close()
 
     def _append(self, key: _StreamKey, data: bytes) -> None:
         stream = self._open.get(key)
         if stream is not None and stream.size and stream.size + len(data) > self._max_bytes:
-            stream.file.close()
+            stream.close()
             del self._open[key]
             stream = None
         if stream is None:
             stream = self._open[key] = _OpenStream(self._create_stream(key))
-        stream.file.write(data)
-        stream.file.flush()
-        stream.size += len(data)
+        stream.write(data)
+        self._newest_ms = max(self._newest_ms, key[1])
 
-    def _create_stream(self, key: _StreamKey) -> BinaryIO:
+    def _create_stream(self, key: _StreamKey) -> int:
         machine, start_ms = key
         folder = self.folder / STREAM_PREFIX / machine_dir(machine) / bucket_label(start_ms)
         folder.mkdir(parents=True, exist_ok=True)
         sequence = self._next_sequence.get(key, 0)
         while True:
             try:
-                file = open(folder / f"{sequence:08d}", "xb")  # noqa: SIM115 - kept open across batches
+                fd = os.open(folder / f"{sequence:08d}", _CREATE, 0o644)
             except FileExistsError:
                 sequence += 1
                 continue
             self._next_sequence[key] = sequence + 1
-            return file
+            return fd

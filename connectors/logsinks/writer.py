@@ -40,16 +40,18 @@ class BoundedQueue(Generic[T]):
         report_interval: float = 10.0,
         on_batch: Callable[[], None] | None = None,
         batch_size: int = 512,
+        wake_at: int | None = None,
     ) -> None:
         if capacity < 1 or batch_size < 1:
             raise ValueError("capacity and batch_size must be at least 1")
         self.name = name
         self.capacity = capacity
-        self.batch_size = batch_size
+        self.batch_size = batch_size  # the most entries handed to one delivery
+        self.wake_at = wake_at or batch_size  # queued entries that call ``on_batch``
         self.closing = False
         self.written = 0
-        self._items: deque[T] = deque()
-        self._on_batch = on_batch
+        self.items: deque[T] = deque()  # sinks may append directly after the checks ``offer`` makes
+        self.on_batch = on_batch
         self._on_drop = on_drop
         self._report_interval = report_interval
         # Bumped on the hot path without a lock: only the producing thread writes them.
@@ -62,10 +64,10 @@ class BoundedQueue(Generic[T]):
         self._last_warning = float("-inf")
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self.items)
 
     def offer(self, entry: T) -> None:
-        items = self._items
+        items = self.items
         if len(items) >= self.capacity:
             self._dropped_full += 1
             return
@@ -73,11 +75,11 @@ class BoundedQueue(Generic[T]):
             self._dropped_late += 1
             return
         items.append(entry)
-        if len(items) == self.batch_size and self._on_batch is not None:
-            self._on_batch()
+        if len(items) == self.wake_at and self.on_batch is not None:
+            self.on_batch()
 
     def take(self, limit: int) -> list[T]:
-        items = self._items
+        items = self.items
         return [items.popleft() for _ in range(min(limit, len(items)))]
 
     def delivered(self, count: int) -> None:
@@ -92,15 +94,15 @@ class BoundedQueue(Generic[T]):
 
     def abandon(self) -> None:
         """Count what is still queued as lost at shutdown."""
-        self._dropped["closed"] += len(self._items)
-        self._items.clear()
+        self._dropped["closed"] += len(self.items)
+        self.items.clear()
 
     def stats(self) -> SinkStats:
         dropped = dict(self._dropped)
         dropped["full"] += self._dropped_full
         dropped["closed"] += self._dropped_late
         return SinkStats(
-            written=self.written, queued=len(self._items), capacity=self.capacity, dropped=dropped
+            written=self.written, queued=len(self.items), capacity=self.capacity, dropped=dropped
         )
 
     def report(self, final: bool = False) -> None:
@@ -133,9 +135,14 @@ class BoundedQueue(Generic[T]):
 class BatchWriter(Generic[T]):
     """A ``BoundedQueue`` drained by a daemon thread that hands batches to ``deliver``.
 
-    The thread wakes when a full batch is waiting or after ``linger`` seconds. Delivery
-    runs in that thread, so file and terminal I/O never stall the event loop. ``close``
-    delivers what is queued, waiting at most its timeout, and counts the rest as lost.
+    The thread wakes when ``wake_at`` entries are waiting or after ``linger`` seconds,
+    and hands over up to ``batch_size`` entries per delivery. Delivery runs in that
+    thread, so file and terminal I/O never stall the event loop. ``close`` delivers what
+    is queued, waiting at most its timeout, and counts the rest as lost.
+
+    A large ``batch_size`` matters under load: the thread competes with the event loop
+    for the GIL and gets it back only some milliseconds after each system call, so it
+    must make every turn count.
     """
 
     def __init__(
@@ -145,6 +152,7 @@ class BatchWriter(Generic[T]):
         *,
         capacity: int = 10_000,
         batch_size: int = 512,
+        wake_at: int | None = None,
         linger: float = 0.2,
         on_drop: DropReporter | None = None,
         report_interval: float = 10.0,
@@ -155,6 +163,7 @@ class BatchWriter(Generic[T]):
             name,
             capacity=capacity,
             batch_size=batch_size,
+            wake_at=wake_at,
             on_drop=on_drop,
             report_interval=report_interval,
             on_batch=self._wake.set,

@@ -3,8 +3,11 @@
 Compilation validates the definition first (every problem at once), then creates an
 empty node per state name and compiles each state against those nodes, so every
 transition is a direct reference. Problems only compilation can find (a resource with no
-handler, a feature this engine does not run yet) are gathered the same way, each with
+handler, a JSONata expression that does not parse) are gathered the same way, each with
 its JSON Pointer, and raised together.
+
+Each state compiles in its own query language: its ``QueryLanguage``, else the machine's
+(branches and item processors inherit the machine's, not the enclosing state's).
 """
 
 from __future__ import annotations
@@ -42,9 +45,6 @@ _COMPILERS: dict[str, StateCompiler] = {
     "Map": compile_map,
 }
 
-# JSONata-only fields: a state using any of them needs the JSONata evaluator.
-_JSONATA_FIELDS = ("Arguments", "Output", "Items", "Condition")
-
 
 def compile_definition(
     definition: Mapping[str, Any], handlers: HandlerRegistry, region: str, account: str
@@ -54,7 +54,7 @@ def compile_definition(
     if diagnostics:
         raise DefinitionError(diagnostics)
     problems: list[Diagnostic] = []
-    machine_language = definition.get("QueryLanguage", "JSONPath")
+    machine_language = "JSONPath" if definition.get("QueryLanguage", "JSONPath") == "JSONPath" else "JSONata"
 
     def compile_scope(scope: Mapping[str, Any], pointer: str, language: str) -> Node:
         states: Mapping[str, Mapping[str, Any]] = scope["States"]
@@ -66,14 +66,10 @@ def compile_definition(
             account=account,
             compile_branch=lambda sub, ptr: compile_scope(sub, ptr, language),
             pointer=f"{pointer}/States",
+            query_language=language,
         )
         for name, spec in states.items():
             state_pointer = f"{pointer}/States/{name}"
-            state_language = spec.get("QueryLanguage", language)
-            unsupported = _unsupported(spec, state_language)
-            if unsupported:
-                problems.append(Diagnostic("UNSUPPORTED_FEATURE", unsupported, state_pointer))
-                continue
             nxt = nodes[spec["Next"]] if "Next" in spec else None
             try:
                 nodes[name].run = _COMPILERS[spec["Type"]](name, spec, env, nxt)
@@ -89,25 +85,3 @@ def compile_definition(
     if problems:
         raise DefinitionError(problems)
     return start
-
-
-def _unsupported(spec: Mapping[str, Any], language: str) -> str | None:
-    if "Assign" in spec:
-        return "variables (Assign) are not supported by this engine yet"
-    if language == "JSONata" and (
-        any(f in spec for f in _JSONATA_FIELDS) or _has_jsonata_expression(spec)
-    ):
-        return "JSONata expressions are not supported by this engine yet; use JSONPath for this state"
-    return None
-
-
-def _has_jsonata_expression(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.startswith("{%")
-    if isinstance(value, dict):
-        return any(
-            _has_jsonata_expression(v) for k, v in value.items() if k not in ("ItemProcessor", "Iterator", "Branches")
-        )
-    if isinstance(value, list):
-        return any(_has_jsonata_expression(v) for v in value)
-    return False

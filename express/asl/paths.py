@@ -7,6 +7,9 @@ library AWS uses) does. An *indefinite* path (wildcards, slices, unions, recursi
 descent, filters) returns the list of every match, empty when nothing matches; only
 filter expressions are handed to jsonpath-rw-ext, parsed once per expression text.
 
+A reference path (``compile_reference``) may also start from a workflow variable
+(``$name.a[0]``), which the running execution resolves through ``ctx.variable(name)``.
+
 Invariants: nothing here parses while records flow; getters never mutate their input;
 the setter copies every container it changes (copy-on-write), so documents shared with
 other states, branches or the context object stay as they were.
@@ -33,7 +36,9 @@ __all__ = [
     "compile_getter",
     "compile_reference",
     "compile_setter",
+    "compile_variable_reference",
     "is_definite",
+    "is_variable_reference",
     "jayway_path",
     "parse_path",
 ]
@@ -207,7 +212,9 @@ def _parse_bracket(text: str, i: int) -> tuple[Segment, int]:
                 members.append(int(token))
                 i = m.end()
             else:
-                raise PathSyntaxError(text, i, f"expected an index, a quoted name, '*' or a slice, found {token!r}")
+                raise PathSyntaxError(
+                    text, i, f"expected an index, a quoted name, '*' or a slice, found {token!r}"
+                )
         while i < n and text[i] == " ":
             i += 1
         if i >= n:
@@ -469,7 +476,9 @@ def compile_setter(text: str) -> Callable[[JSON, JSON], JSON]:
     """
     segments = parse_path(text)
     if not is_definite(segments):
-        raise PathSyntaxError(text, 0, "a ResultPath must be a definite path (no wildcards, slices or filters)")
+        raise PathSyntaxError(
+            text, 0, "a ResultPath must be a definite path (no wildcards, slices or filters)"
+        )
     if not segments:
         return _replace
     if len(segments) == 1 and isinstance(segments[0], str):
@@ -512,11 +521,14 @@ def _set_in(doc: JSON, steps: tuple[str | int, ...], depth: int, value: JSON, te
 
 
 def compile_reference(text: str) -> Callable[[JSON, Any], JSON]:
-    """An evaluator ``(state_input, ctx) -> value`` for ``$...`` or ``$$...`` (context object).
+    """An evaluator ``(state_input, ctx) -> value`` for ``$...``, ``$$...`` (context object)
+    or ``$name...`` (a workflow variable).
 
     The common context fields (``$$.Map.Item.Value``, ``$$.Execution.Name``, ...) are read
     straight from the execution; only other ``$$`` paths build the context document.
     """
+    if is_variable_reference(text):
+        return compile_variable_reference(text)
     if text.startswith("$$"):
         segments = parse_path(text[1:])
         for prefix, field in _CONTEXT_FIELDS.items():
@@ -583,3 +595,44 @@ def _context_field(
             raise PathMissing(text, segments, ctx.context_object()) from None  # type: ignore[arg-type]
 
     return read_within
+
+
+# ----------------------------------------------------------------------------- variables
+_VARIABLE_NAME = re.compile(r"[^\W\d]\w*")
+
+
+def is_variable_reference(text: str) -> bool:
+    """Whether ``text`` reads a workflow variable (``$name``) rather than the input or ``$$``."""
+    return len(text) > 1 and text[0] == "$" and (text[1].isalpha() or text[1] == "_")
+
+
+def compile_variable_reference(text: str) -> Callable[[JSON, Any], JSON]:
+    """``$name`` or ``$name.a[0]``: an evaluator ``(state_input, ctx) -> value``.
+
+    The variable is looked up when the state runs (``ctx.variable``). An unassigned one, or
+    a definite step that selects nothing, raises ``PathMissing`` worded as if the variables
+    were one document: ``No results for path: $['name']``.
+    """
+    m = _VARIABLE_NAME.match(text, 1) if text.startswith("$") else None
+    if m is None:
+        raise PathSyntaxError(text, min(1, len(text)), "a variable name must start with a letter or '_'")
+    name = m.group()
+    rest = "$" + text[m.end() :]
+    try:
+        segments = parse_path(rest)
+    except PathSyntaxError as error:
+        raise PathSyntaxError(text, error.column + m.end() - 1, error.reason) from None
+    get = compile_getter(rest)
+    steps: tuple[str | int, ...] = (name, *segments) if is_definite(segments) else (name,)  # type: ignore[arg-type]
+
+    def read_variable(data: JSON, ctx: Any) -> JSON:
+        try:
+            value = ctx.variable(name)
+        except KeyError:
+            raise PathMissing(text, (name,), {}) from None
+        try:
+            return get(value)
+        except PathMissing:
+            raise PathMissing(text, steps, {name: value}) from None
+
+    return read_variable

@@ -1,9 +1,10 @@
 """Payload templates (Parameters, ResultSelector, ItemSelector), compiled into builders.
 
 A template is walked once at compile time. Keys ending in ``.$`` become evaluators (a
-path getter or an intrinsic call); everything else is a constant. A builder copies a
-prebuilt dict of the constant members and fills in only the dynamic ones, so a template
-with no ``.$`` key at all compiles to a function returning its constant.
+path getter, a workflow-variable reference such as ``$name.a`` or an intrinsic call);
+everything else is a constant. A builder copies a prebuilt dict of the constant members
+and fills in only the dynamic ones, so a template with no ``.$`` key at all compiles to a
+function returning its constant.
 
 Invariant: builders never mutate their input and never hand out the template's own
 containers for later mutation by the engine (the engine copies before it writes).
@@ -17,7 +18,13 @@ from typing import Any
 import orjson
 
 from express.asl.intrinsics import compile_intrinsic, looks_like_intrinsic
-from express.asl.paths import PathMissing, compile_getter, compile_reference
+from express.asl.paths import (
+    PathMissing,
+    compile_getter,
+    compile_reference,
+    compile_variable_reference,
+    is_variable_reference,
+)
 from express.errors import FieldFailure
 from express.types import JSON, Getter
 
@@ -79,7 +86,12 @@ def _compile_object(template: dict[str, JSON]) -> _Const | Builder:
     dynamic: list[tuple[str, Builder]] = []  # everything else that is evaluated
     for key, value in template.items():
         if key.endswith(".$"):
-            if isinstance(value, str) and value.startswith("$") and not value.startswith("$$"):
+            if (
+                isinstance(value, str)
+                and value.startswith("$")
+                and not value.startswith("$$")
+                and not is_variable_reference(value)
+            ):
                 reads.append((key[:-2], value, compile_getter(value)))
             else:
                 dynamic.append((key[:-2], _compile_expression(key, value)))
@@ -123,8 +135,20 @@ def _compile_expression(field: str, expression: JSON) -> Builder:
     if not isinstance(expression, str):
         raise TypeError(f"the value of {field!r} must be a string")
     if looks_like_intrinsic(expression):
-        return compile_intrinsic(expression)
+        return compile_intrinsic(expression, variables=compile_variable_reference)
     read = compile_reference(expression)
+    if is_variable_reference(expression):
+
+        def evaluate_variable(data: JSON, ctx: Any) -> JSON:
+            try:
+                return read(data, ctx)
+            except PathMissing as missing:
+                raise FieldFailure(
+                    f"The JSONPath '{expression}' specified for the field '{field}' could not be found: "
+                    f"{missing.jayway}"
+                ) from None
+
+        return evaluate_variable
 
     def evaluate(data: JSON, ctx: Any) -> JSON:
         try:

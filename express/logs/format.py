@@ -39,8 +39,10 @@ __all__ = [
     "DetailsShaper",
     "details_with_data",
     "details_without_data",
+    "dumps_payload",
     "format_event",
     "payload_text",
+    "variables_text",
 ]
 
 PAYLOAD_LIMIT_BYTES = 248 * 1024
@@ -50,6 +52,7 @@ DetailsShaper = Callable[[Mapping[str, Any]], dict[str, Any]]
 _NOT_TRUNCATED: dict[str, bool] = {"truncated": False}
 _TRUNCATED: dict[str, bool] = {"truncated": True}
 _DETAILS_KEY = {"input": "inputDetails", "output": "outputDetails"}
+_DETAIL_KEYS = frozenset({"inputDetails", "outputDetails", "assignedVariablesDetails"})
 _DATA_KEYS = frozenset(
     {
         "input",
@@ -63,7 +66,8 @@ _DATA_KEYS = frozenset(
 )
 
 
-def _dumps(value: JSON) -> bytes:
+def dumps_payload(value: JSON) -> bytes:
+    """Compact JSON text of a payload, whatever numbers it holds."""
     try:
         return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
     except TypeError:
@@ -73,18 +77,18 @@ def _dumps(value: JSON) -> bytes:
 
 def payload_text(value: JSON) -> tuple[str, bool]:
     """``value`` as compact JSON text, cut to ``PAYLOAD_LIMIT_BYTES``; and whether it was cut."""
-    raw = _dumps(value)
+    raw = dumps_payload(value)
     if len(raw) <= PAYLOAD_LIMIT_BYTES:
         return raw.decode(), False
     return raw[:PAYLOAD_LIMIT_BYTES].decode(errors="ignore"), True
 
 
-def _variables_text(variables: Mapping[str, JSON]) -> tuple[dict[str, str], bool]:
+def variables_text(variables: Mapping[str, JSON]) -> tuple[dict[str, str], bool]:
     # The limit applies to all of a state's assignments together, as AWS's quota does.
     out: dict[str, str] = {}
     budget = PAYLOAD_LIMIT_BYTES
     for name, value in variables.items():
-        raw = _dumps(value)
+        raw = dumps_payload(value)
         if len(raw) > budget:
             return out, True
         out[name] = raw.decode()
@@ -104,10 +108,10 @@ def details_with_data(details: Mapping[str, Any]) -> dict[str, Any]:
         elif key == "parameters":
             out[key] = payload_text(value)[0]
         elif key == "assignedVariables":
-            texts, cut = _variables_text(value)
+            texts, cut = variables_text(value)
             out[key] = texts
             out["assignedVariablesDetails"] = _TRUNCATED if cut else _NOT_TRUNCATED
-        elif value is not None:
+        elif value is not None and key not in _DETAIL_KEYS:
             out[key] = value
     return out
 
@@ -129,7 +133,7 @@ def format_event(
     execution_arn: str,
     include_execution_data: bool = True,
 ) -> bytes:
-    """One log line (without its newline). The recorder inlines the same steps."""
+    """One log line (without its newline): the reference ``express.logs.encoder`` must match."""
     shape = details_with_data if include_execution_data else details_without_data
     return orjson.dumps(
         {

@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from express.logs.layout import (
     STREAM_PREFIX,
     decode_event,
@@ -151,8 +149,7 @@ class LogStoreReader:
                 if not line.strip():
                     continue
                 try:
-                    timestamp_ms, message = decode_event(line)
-                    record = orjson.loads(message)
+                    timestamp_ms, record = decode_event(line)
                     yield LogEvent(
                         id=int(record["id"]),
                         type=str(record["type"]),

@@ -1,9 +1,12 @@
 """The recorder an execution's ``History`` calls for every event: filter, format, hand to a sink.
 
 Build an ``ExecutionLogger`` once per state machine (at compile time); it fixes the level
-filter and the payload shaping. ``ExecutionLogger.recorder(execution_arn)`` then returns
-the per-execution callable, whose only per-event work is a set lookup (levels other than
-``ALL``), shaping ``details``, one ``orjson.dumps`` and ``sink.write``.
+filter and the payload shaping, and keeps the per-event-type encoding plans
+(``express.logs.encoder``) that all its executions share. ``recorder(execution_arn)``
+then returns the per-execution callable. Per event it does a set lookup (levels other
+than ``ALL``), a plan lookup, the payload encodings, one template fill and
+``sink.write``. ``admits(event_type)`` lets the engine skip building the details of
+events the level does not write.
 
 The engine calls the recorder with AWS's event ids, ``previous_event_id`` as AWS sets it
 and the time in epoch seconds; ``details`` carries raw JSON values under AWS's camelCase
@@ -19,10 +22,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-import orjson
-
 from express.logs.config import LoggingConfiguration
-from express.logs.format import details_with_data, details_without_data
+from express.logs.encoder import Memo, Plan, encode_tail, plan_for
 from express.logs.levels import admitted_event_types
 from express.logs.sink import LogSink
 
@@ -38,24 +39,30 @@ _log = logging.getLogger("express.logs")
 class ExecutionLogger:
     """Everything about logging that is fixed for a state machine, prepared once."""
 
-    __slots__ = ("_admitted", "_shape", "config", "sink", "state_machine_name")
+    __slots__ = ("_admitted", "_plans", "config", "sink", "state_machine_name")
 
     def __init__(self, config: LoggingConfiguration, sink: LogSink, state_machine_name: str) -> None:
         self.config = config
         self.sink = sink
         self.state_machine_name = state_machine_name
         self._admitted = admitted_event_types(config.level)
-        self._shape = details_with_data if config.include_execution_data else details_without_data
+        self._plans: dict[str, Plan] = {}
+
+    def admits(self, event_type: str) -> bool:
+        """Whether the level writes events of this type (the engine may skip the others)."""
+        return self.config.enabled and (self._admitted is None or event_type in self._admitted)
 
     def recorder(self, execution_arn: str) -> Recorder | None:
         """The recorder for one execution, or None when the level is OFF."""
         if not self.config.enabled:
             return None
         admitted = self._admitted
-        shape = self._shape
+        plans = self._plans
+        include_data = self.config.include_execution_data
         write = self.sink.write
-        dumps = orjson.dumps
         machine = self.state_machine_name
+        tail = encode_tail(execution_arn)
+        memo = Memo()
 
         def record(
             event_id: int, event_type: str, details: dict[str, Any], previous_event_id: int, timestamp: float
@@ -63,21 +70,21 @@ class ExecutionLogger:
             if admitted is not None and event_type not in admitted:
                 return
             try:
+                plan = plans.get(event_type)
+                if plan is None or not details.keys() <= plan.keys:
+                    plan = plan_for(plans, event_type, details, include_data)
                 timestamp_ms = round(timestamp * 1000)
-                line = dumps(
-                    {
-                        "id": str(event_id),
-                        "type": event_type,
-                        "details": shape(details),
-                        "previous_event_id": str(previous_event_id),
-                        "event_timestamp": str(timestamp_ms),
-                        "execution_arn": execution_arn,
-                        "redrive_count": "0",
-                    }
+                line = plan.template % (
+                    event_id,
+                    plan.details(details, memo),
+                    previous_event_id,
+                    timestamp_ms,
+                    tail,
                 )
             except Exception:
                 # A value the engine passed cannot be written as JSON: a defect, reported
                 # loudly, but never a reason to fail the execution itself.
+                memo.value = Memo().value
                 _log.exception(
                     "could not format history event %s (%s) of %s", event_id, event_type, execution_arn
                 )

@@ -6,9 +6,15 @@ deadline and its ``History``. A Map iteration or a Parallel branch runs with a c
 context that shares the parent's ``History`` (AWS numbers the events of one execution
 in one sequence) but has its own state fields.
 
-Invariant: ``History.last`` is the id of the last history event the execution has gone
+Workflow variables (``Assign``) live in ``Variables`` scopes: the execution's own, created
+by the first assignment, and one per Parallel branch or Map iteration, whose reads fall
+through to the enclosing scopes and whose writes stay its own (AWS's scoping: an inner
+scope reads outer variables but never assigns them).
+
+Invariants: ``History.last`` is the id of the last history event the execution has gone
 through, counted exactly as AWS counts them, whether or not events are being recorded;
-causes quote these ids ("entered at the event id #4").
+causes quote these ids ("entered at the event id #4"). An execution that assigns no
+variable never creates a scope, and a child context of such an execution has none either.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from typing import Any
 
 from express.types import JSON, Clock, SystemClock
 
-__all__ = ["ExecutionContext", "History", "MachineInfo", "iso_timestamp"]
+__all__ = ["ExecutionContext", "History", "MachineInfo", "Variables", "iso_timestamp"]
 
 EventRecorder = Callable[[int, str, dict[str, Any], int, float], None]
 
@@ -37,7 +43,7 @@ class History:
 
 def iso_timestamp(epoch_seconds: float) -> str:
     """AWS's rendering of a time in the context object: ``2024-01-01T00:00:00.123Z``."""
-    dt = datetime.datetime.fromtimestamp(epoch_seconds, tz=datetime.timezone.utc)
+    dt = datetime.datetime.fromtimestamp(epoch_seconds, tz=datetime.UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
@@ -64,6 +70,16 @@ class MachineInfo:
 _DEFAULT_MACHINE = MachineInfo()
 
 
+class Variables:
+    """One scope of workflow variables; ``parent`` is the enclosing scope, read but never written."""
+
+    __slots__ = ("parent", "values")
+
+    def __init__(self, values: dict[str, JSON], parent: Variables | None = None) -> None:
+        self.values = values
+        self.parent = parent
+
+
 class ExecutionContext:
     """One execution (or one branch/iteration of it) while it runs."""
 
@@ -80,6 +96,7 @@ class ExecutionContext:
         "start_time",
         "state_entered",
         "state_name",
+        "variables",
     )
 
     def __init__(
@@ -106,9 +123,10 @@ class ExecutionContext:
         self.state_entered = self.start_time
         self.retry_count: int | None = None  # set by states that may retry (Task, Map, Parallel)
         self.map_item: tuple[int, JSON] | None = None
+        self.variables: Variables | None = None
 
     @classmethod
-    def start(
+    def start(  # noqa: PLR0917 - positional on purpose: called once per execution
         cls,
         machine: MachineInfo,
         input: JSON,
@@ -132,6 +150,7 @@ class ExecutionContext:
         ctx.state_entered = start_time
         ctx.retry_count = None
         ctx.map_item = None
+        ctx.variables = None
         return ctx
 
     @property
@@ -145,7 +164,40 @@ class ExecutionContext:
             setattr(new, name, getattr(self, name))
         new.retry_count = None
         new.map_item = None
+        if self.variables is not None:
+            new.variables = Variables({}, self.variables)
         return new
+
+    def variable(self, name: str) -> JSON:
+        """The value of workflow variable ``name``, from the innermost scope that has it.
+
+        Raises ``KeyError`` when no scope has it.
+        """
+        scope = self.variables
+        while scope is not None:
+            values = scope.values
+            if name in values:
+                return values[name]
+            scope = scope.parent
+        raise KeyError(name)
+
+    def variable_or(self, name: str, default: JSON) -> JSON:
+        """The value of workflow variable ``name``, or ``default`` when no scope has it."""
+        scope = self.variables
+        while scope is not None:
+            values = scope.values
+            if name in values:
+                return values[name]
+            scope = scope.parent
+        return default
+
+    def assign(self, values: dict[str, JSON]) -> None:
+        """Set variables in this context's own scope (the values are copied into it)."""
+        scope = self.variables
+        if scope is None:
+            self.variables = Variables(dict(values))
+        else:
+            scope.values.update(values)
 
     def enter(self, state_name: str) -> None:
         """Record the state being entered, for ``$$.State``. Only states that read ``$$`` call it."""

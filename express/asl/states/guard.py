@@ -4,6 +4,11 @@
 ``Pending`` when it has to wait. The guard runs it inline; only a coroutine or a retry's
 back-off makes the state asynchronous, so a state whose work never waits and never fails
 costs one plain call.
+
+An attempt that assigns variables returns ``Assigned``; the guard records the assignments
+in the StateExited event and commits them as the state exits. A Catch's Output and Assign
+are evaluated in this state's scope, so a Map or Parallel state's Catch assigns the
+enclosing scope's variables.
 """
 
 from __future__ import annotations
@@ -12,10 +17,11 @@ from collections.abc import Callable
 from typing import Any
 
 from express.asl.node import Node, Pending, StepResult, is_pending
-from express.asl.states.base import enter, exit_
+from express.asl.states.base import enter, exit_, fail_in_state
 from express.asl.states.policy import ErrorPolicy
 from express.asl.states.wait_state import sleep_within_deadline
-from express.errors import ExecutionTimeout, StatesError
+from express.asl.variables import Assigned
+from express.errors import ExecutionTimeout, FieldFailure, StatesError
 from express.runtime.context import ExecutionContext
 from express.types import JSON
 
@@ -30,9 +36,13 @@ def guarded_state(
     attempt: Attempt,
     policy: ErrorPolicy | None,
     nxt: Node | None,
+    *,
     track_context: bool,
     retries_visible: bool = True,
+    assigns: bool = False,
 ) -> Callable[[JSON, ExecutionContext], Any]:
+    """``assigns``: whether an attempt may return ``Assigned`` (the state has an Assign)."""
+
     def run_guarded(data: JSON, ctx: ExecutionContext) -> Any:
         entered = enter(ctx, type_, name, data)
         if track_context:
@@ -47,8 +57,21 @@ def guarded_state(
             return _recover(error, data, ctx, entered, policy.new_counts())
         if is_pending(out):
             return Pending(_settle, out, data, ctx, entered, policy.new_counts() if policy else None)
+        if assigns and out.__class__ is Assigned:
+            return _leave_assigned(ctx, out, nxt)
         exit_(ctx, type_, name, out)
         return out, nxt
+
+    def _leave_assigned(ctx: ExecutionContext, out: Assigned, target: Node | None) -> StepResult:
+        exit_(ctx, type_, name, out.output, out.values)
+        ctx.assign(out.values)
+        return out.output, target
+
+    def _leave(ctx: ExecutionContext, out: Any, target: Node | None) -> StepResult:
+        if out.__class__ is Assigned:
+            return _leave_assigned(ctx, out, target)
+        exit_(ctx, type_, name, out)
+        return out, target
 
     def _recover(
         error: StatesError, data: JSON, ctx: ExecutionContext, entered: int, counts: list[int] | None
@@ -61,9 +84,11 @@ def guarded_state(
         catcher = policy.catch(error)
         if catcher is None:
             raise error
-        out = catcher.output(data, error)
-        exit_(ctx, type_, name, out)
-        return out, catcher.next
+        try:
+            out = catcher.output(data, ctx, error)
+        except FieldFailure as failure:
+            raise fail_in_state(ctx, name, entered, failure) from None
+        return _leave(ctx, out, catcher.next)
 
     async def _retry_after(
         delay: float, data: JSON, ctx: ExecutionContext, entered: int, counts: list[int] | None
@@ -78,8 +103,7 @@ def guarded_state(
             return await _as_coroutine(_recover(error, data, ctx, entered, counts))
         if is_pending(out):
             return await _settle(out, data, ctx, entered, counts)
-        exit_(ctx, type_, name, out)
-        return out, nxt
+        return _leave(ctx, out, nxt)
 
     async def _settle(
         pending: Pending,
@@ -94,8 +118,7 @@ def guarded_state(
             if policy is None or isinstance(error, ExecutionTimeout):
                 raise
             return await _as_coroutine(_recover(error, data, ctx, entered, counts))
-        exit_(ctx, type_, name, out)
-        return out, nxt
+        return _leave(ctx, out, nxt)
 
     return run_guarded
 

@@ -1,5 +1,8 @@
 """Parallel: every branch runs on the same input; the output lists their outputs in order.
 
+The branches' input and the state's output follow the state's query language
+(``dataflow``); each branch runs in a variable scope of its own.
+
 Branches that finish without waiting run inline, one after the other; those that have to
 wait run concurrently in one task group. The first branch to fail cancels the others and
 fails the state with that branch's own error.
@@ -13,12 +16,12 @@ from typing import Any
 import anyio
 
 from express.asl.driver import drive
-from express.asl.io import check_size, compile_filter_path, compile_result_path
+from express.asl.io import check_size
 from express.asl.node import Node, Pending, is_pending
 from express.asl.states.base import StateEnv, fail_in_state, record, uses_context
+from express.asl.states.dataflow import compile_arguments, compile_completion
 from express.asl.states.guard import guarded_state
 from express.asl.states.policy import compile_policy
-from express.asl.templates import compile_template
 from express.errors import FieldFailure, StatesError
 from express.runtime.context import ExecutionContext
 from express.types import JSON
@@ -27,30 +30,25 @@ __all__ = ["compile_parallel"]
 
 
 def compile_parallel(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Node | None) -> Any:
-    pointer = f"{env.pointer}/{name}/Branches"
-    branches = tuple(env.compile_branch(b, f"{pointer}/{i}") for i, b in enumerate(spec["Branches"]))
-    input_path = compile_filter_path(spec, "InputPath")
-    output_path = compile_filter_path(spec, "OutputPath")
-    merge = compile_result_path(spec)
-    params = compile_template(spec["Parameters"]) if "Parameters" in spec else None
-    selector = compile_template(spec["ResultSelector"]) if "ResultSelector" in spec else None
+    pointer = f"{env.pointer}/{name}"
+    jsonata = env.jsonata(spec)
+    branches = tuple(env.compile_branch(b, f"{pointer}/Branches/{i}") for i, b in enumerate(spec["Branches"]))
+    arguments = compile_arguments(spec, pointer, jsonata)
+    complete = compile_completion(spec, pointer, jsonata)
 
-    def finish(data: JSON, ctx: ExecutionContext, entered: int, results: list[JSON]) -> JSON:
+    def finish(data: JSON, ctx: ExecutionContext, entered: int, results: list[JSON]) -> Any:
         record(ctx, "ParallelStateSucceeded", {})
         try:
             check_size(results, name)
-            result: JSON = results if selector is None else selector(results, ctx)
-            out = merge(data, result)
-            return out if output_path is None else output_path(out, ctx)
+            return results if complete is None else complete(data, ctx, results)
         except FieldFailure as failure:
-            raise fail_in_state(name, entered, failure) from None
+            raise fail_in_state(ctx, name, entered, failure) from None
 
     def attempt(data: JSON, ctx: ExecutionContext, entered: int) -> Any:
         try:
-            effective = data if input_path is None else input_path(data, ctx)
-            payload = effective if params is None else params(effective, ctx)
+            payload = data if arguments is None else arguments(data, ctx)
         except FieldFailure as failure:
-            raise fail_in_state(name, entered, failure) from None
+            raise fail_in_state(ctx, name, entered, failure) from None
         record(ctx, "ParallelStateStarted", {})
         results: list[JSON] = [None] * len(branches)
         pending: list[tuple[int, Any]] = []
@@ -70,7 +68,7 @@ def compile_parallel(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Nod
 
     async def _await_branches(
         data: JSON, ctx: ExecutionContext, entered: int, results: list[JSON], pending: list[tuple[int, Any]]
-    ) -> JSON:
+    ) -> Any:
         async def settle(i: int, coroutine: Any) -> None:
             results[i] = await coroutine
 
@@ -86,8 +84,10 @@ def compile_parallel(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Nod
             raise error from None
         return finish(data, ctx, entered, results)
 
-    policy = compile_policy(spec, env.nodes)
-    return guarded_state(name, "Parallel", attempt, policy, nxt, uses_context(spec))
+    policy = compile_policy(spec, env.nodes, jsonata=jsonata, pointer=pointer)
+    return guarded_state(
+        name, "Parallel", attempt, policy, nxt, track_context=uses_context(spec), assigns="Assign" in spec
+    )
 
 
 def _first_states_error(group: BaseExceptionGroup[Any]) -> StatesError | None:

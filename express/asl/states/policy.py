@@ -8,6 +8,11 @@ otherwise the catchers are scanned the same way.
 
 A retry sleeps on the injected clock, within the execution's deadline, so the back-off
 counts against the Express time limit as it does on AWS.
+
+A catcher shapes the error output ``{"Error", "Cause"}`` into the state output: with
+ResultPath (and a JSONPath Assign whose ``$`` is the error output) in a JSONPath state,
+with Output and Assign over ``$states.errorOutput`` and ``$states.input`` in a JSONata
+state (the output defaults to the error output).
 """
 
 from __future__ import annotations
@@ -17,8 +22,12 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from express.asl.io import compile_result_path
+from express.asl.jsonata import StatesVar
+from express.asl.jsonata_template import compile_value
 from express.asl.node import Node
+from express.asl.variables import Assigned, compile_jsonata_assign, compile_jsonpath_assign
 from express.errors import StatesError
+from express.runtime.context import ExecutionContext
 from express.types import JSON
 
 __all__ = ["Catcher", "ErrorPolicy", "Retrier", "compile_policy", "error_matcher"]
@@ -63,16 +72,52 @@ class Retrier:
         return delay
 
 
-class Catcher:
-    __slots__ = ("matches", "merge", "next")
+# (raw state input, ctx, error output) -> the state output, or Assigned with its variables
+CatchOutput = Callable[[JSON, ExecutionContext, dict[str, JSON]], Any]
 
-    def __init__(self, spec: Mapping[str, Any], nxt: Node) -> None:
+
+class Catcher:
+    __slots__ = ("matches", "next", "shape")
+
+    def __init__(self, spec: Mapping[str, Any], nxt: Node, shape: CatchOutput) -> None:
         self.matches = error_matcher(spec["ErrorEquals"])
-        self.merge = compile_result_path(spec)
+        self.shape = shape
         self.next = nxt
 
-    def output(self, raw_input: JSON, error: StatesError) -> JSON:
-        return self.merge(raw_input, {"Error": error.error, "Cause": error.cause if error.cause is not None else ""})
+    def output(self, raw_input: JSON, ctx: ExecutionContext, error: StatesError) -> Any:
+        """The state output for a caught error (``Assigned`` when the catcher assigns)."""
+        error_output = {"Error": error.error, "Cause": error.cause if error.cause is not None else ""}
+        return self.shape(raw_input, ctx, error_output)
+
+
+def _jsonpath_catch(spec: Mapping[str, Any]) -> CatchOutput:
+    merge = compile_result_path(spec)
+    assign = compile_jsonpath_assign(spec)
+
+    def shape(raw_input: JSON, ctx: ExecutionContext, error_output: dict[str, JSON]) -> Any:
+        if assign is None:
+            return merge(raw_input, error_output)
+        values = assign(error_output, ctx)
+        return Assigned(merge(raw_input, error_output), values)
+
+    return shape
+
+
+def _jsonata_catch(spec: Mapping[str, Any], field: str, pointer: str) -> CatchOutput:
+    output = (
+        compile_value(spec["Output"], f"{field}/Output", f"{pointer}/Output", error_output=True)
+        if "Output" in spec
+        else None
+    )
+    assign = compile_jsonata_assign(spec, f"{field}/Assign", f"{pointer}/Assign", error_output=True)
+
+    def shape(raw_input: JSON, ctx: ExecutionContext, error_output: dict[str, JSON]) -> Any:
+        states = StatesVar(raw_input, ctx, error_output=error_output)
+        values = None if assign is None else assign(states)
+        out = error_output if output is None else output(states)
+        return out if values is None else Assigned(out, values)
+
+    return shape
 
 
 class ErrorPolicy:
@@ -107,9 +152,19 @@ class ErrorPolicy:
         return None
 
 
-def compile_policy(spec: Mapping[str, Any], nodes: Mapping[str, Node]) -> ErrorPolicy | None:
+def compile_policy(
+    spec: Mapping[str, Any], nodes: Mapping[str, Node], *, jsonata: bool = False, pointer: str = ""
+) -> ErrorPolicy | None:
+    """A state's Retry and Catch; ``pointer`` is the state's JSON Pointer."""
     retriers = tuple(Retrier(r) for r in spec.get("Retry", ()))
-    catchers = tuple(Catcher(c, nodes[c["Next"]]) for c in spec.get("Catch", ()))
+    catchers = tuple(
+        Catcher(
+            c,
+            nodes[c["Next"]],
+            _jsonata_catch(c, f"Catch[{i}]", f"{pointer}/Catch/{i}") if jsonata else _jsonpath_catch(c),
+        )
+        for i, c in enumerate(spec.get("Catch", ()))
+    )
     if not retriers and not catchers:
         return None
     return ErrorPolicy(retriers, catchers)

@@ -1,4 +1,7 @@
-"""Task: InputPath -> Parameters -> handler -> ResultSelector -> ResultPath -> OutputPath.
+"""Task: InputPath -> Parameters -> handler -> ResultSelector -> ResultPath -> OutputPath,
+or, in JSONata, Arguments -> handler -> Output (and Assign in both languages).
+
+The payload and timeout come from ``task_input``; the output from ``dataflow``.
 
 A plain-function handler without a timeout runs inline. An async handler is awaited; a
 plain function with TimeoutSeconds runs in a worker thread so that the timeout can cut it
@@ -8,19 +11,18 @@ execution once abandoned).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
 from express.asl.invoke import Invocation, handler_error, normalise_result
-from express.asl.io import compile_filter_path, compile_result_path
 from express.asl.node import Node, Pending
-from express.asl.paths import PathMissing, compile_reference
 from express.asl.states.base import StateEnv, fail_in_state, record, uses_context
+from express.asl.states.dataflow import compile_completion
 from express.asl.states.guard import guarded_state
 from express.asl.states.policy import compile_policy
-from express.asl.templates import compile_template
+from express.asl.states.task_input import compile_task_input, static_arguments
 from express.errors import DefinitionError, Diagnostic, FieldFailure, StatesError
 from express.runtime.context import ExecutionContext
 from express.types import JSON
@@ -32,56 +34,42 @@ _CONTAINERS = (dict, list)
 
 def compile_task(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Node | None) -> Any:
     pointer = f"{env.pointer}/{name}"
-    params_spec = spec.get("Parameters")
+    jsonata = env.jsonata(spec)
     invocation = Invocation(
-        spec["Resource"],
-        params_spec if isinstance(params_spec, Mapping) else None,
-        env.handlers,
-        env.region,
-        env.account,
+        spec["Resource"], static_arguments(spec, jsonata), env.handlers, env.region, env.account
     )
     if invocation.handler is None and not invocation.dynamic_function:
         raise DefinitionError(
             [Diagnostic("INVALID_RESOURCE", invocation.missing_handler_message(), f"{pointer}/Resource")]
         )
-    input_path = compile_filter_path(spec, "InputPath")
-    output_path = compile_filter_path(spec, "OutputPath")
-    merge = compile_result_path(spec)
-    params = compile_template(params_spec) if "Parameters" in spec else None
-    selector = compile_template(spec["ResultSelector"]) if "ResultSelector" in spec else None
-    timeout_of = _compile_timeout(spec)
+    payload_of, timeout_of = compile_task_input(spec, pointer, jsonata)
+    complete = compile_completion(spec, pointer, jsonata)
     events = invocation.events
     lambda_style = events == "LambdaFunction"
     label = invocation.label
     shape = invocation.shape_result
-    static_sync = (
-        invocation.handler is not None and not invocation.handler_is_async and timeout_of is None
-    )
+    static_sync = invocation.handler is not None and not invocation.handler_is_async and timeout_of is None
 
-    def finish(data: JSON, ctx: ExecutionContext, entered: int, payload: JSON, value: Any) -> JSON:
+    def finish(data: JSON, ctx: ExecutionContext, entered: int, payload: JSON, value: Any) -> Any:
         try:
             result = shape(payload, normalise_result(value, label))
         except StatesError as error:
             _failed(ctx, error)
             raise
         _succeeded(ctx, result)
+        if complete is None:
+            return result
         try:
-            if selector is not None:
-                result = selector(result, ctx)
-            out = merge(data, result)
-            if output_path is not None:
-                out = output_path(out, ctx)
+            return complete(data, ctx, result)
         except FieldFailure as failure:
-            raise fail_in_state(name, entered, failure) from None
-        return out
+            raise fail_in_state(ctx, name, entered, failure) from None
 
     def attempt(data: JSON, ctx: ExecutionContext, entered: int) -> Any:
         try:
-            effective = data if input_path is None else input_path(data, ctx)
-            payload = effective if params is None else params(effective, ctx)
-            timeout = None if timeout_of is None else timeout_of(effective, ctx)
+            payload = data if payload_of is None else payload_of(data, ctx)
+            timeout = None if timeout_of is None else timeout_of(data, ctx)
         except FieldFailure as failure:
-            raise fail_in_state(name, entered, failure) from None
+            raise fail_in_state(ctx, name, entered, failure) from None
         _scheduled(ctx, payload, timeout)
         try:
             handler, event = invocation.resolve(payload)
@@ -97,13 +85,13 @@ def compile_task(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Node | 
             try:
                 value = handler(event)
             except Exception as exc:
-                error = handler_error(exc)
-                _failed(ctx, error)
-                raise error from None
+                failed = handler_error(exc)
+                _failed(ctx, failed)
+                raise failed from None
             return finish(data, ctx, entered, payload, value)
         return Pending(_attempt_async, data, ctx, entered, payload, handler, event, timeout)
 
-    async def _attempt_async(
+    async def _attempt_async(  # noqa: PLR0917 - Pending passes its arguments positionally
         data: JSON,
         ctx: ExecutionContext,
         entered: int,
@@ -111,16 +99,16 @@ def compile_task(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Node | 
         handler: Any,
         event: JSON,
         timeout: float | None,
-    ) -> JSON:
+    ) -> Any:
         try:
             value = await invocation.call_async(handler, event, timeout)
         except StatesError as error:
             _failed(ctx, error, timed_out=error.error == "States.Timeout")
             raise
         except Exception as exc:
-            error = handler_error(exc)
-            _failed(ctx, error)
-            raise error from None
+            failed = handler_error(exc)
+            _failed(ctx, failed)
+            raise failed from None
         return finish(data, ctx, entered, payload, value)
 
     # History events, named as AWS names them for this kind of resource.
@@ -162,30 +150,7 @@ def compile_task(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Node | 
             details["cause"] = error.cause
         record(ctx, events + ("TimedOut" if timed_out else "Failed"), details)
 
-    policy = compile_policy(spec, env.nodes)
-    return guarded_state(name, "Task", attempt, policy, nxt, uses_context(spec))
-
-
-def _compile_timeout(spec: Mapping[str, Any]) -> Callable[[JSON, ExecutionContext], float] | None:
-    if "TimeoutSeconds" in spec:
-        seconds = float(spec["TimeoutSeconds"])
-        return lambda data, ctx: seconds
-    if "TimeoutSecondsPath" not in spec:
-        return None
-    path = spec["TimeoutSecondsPath"]
-    read = compile_reference(path)
-
-    def timeout_from_path(data: JSON, ctx: ExecutionContext) -> float:
-        try:
-            value = read(data, ctx)
-        except PathMissing:
-            raise FieldFailure(
-                f"The TimeoutSecondsPath parameter does not reference an input value: {path}"
-            ) from None
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise FieldFailure(
-                f"The TimeoutSecondsPath parameter must reference a positive integer: {path} == {value}"
-            )
-        return float(value)
-
-    return timeout_from_path
+    policy = compile_policy(spec, env.nodes, jsonata=jsonata, pointer=pointer)
+    return guarded_state(
+        name, "Task", attempt, policy, nxt, track_context=uses_context(spec), assigns="Assign" in spec
+    )

@@ -1,5 +1,9 @@
 """Wait: Seconds, SecondsPath, Timestamp, TimestampPath, on the injected clock.
 
+In JSONata, Seconds and Timestamp may be expressions, and Output shapes the output.
+Assign (either language) is evaluated after the wait, on the values the state was
+entered with (no other state of this scope runs meanwhile).
+
 A wait that would outlast the execution's deadline sleeps until the deadline and ends the
 execution as TIMED_OUT, as AWS does when a workflow outruns its time limit.
 """
@@ -10,10 +14,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from express.asl.io import compile_filter_path
+from express.asl.jsonata import QueryFailure, StatesVar, render
+from express.asl.jsonata_template import compile_string, compile_value
 from express.asl.node import Node, Pending, StepResult
 from express.asl.paths import PathMissing, compile_reference
 from express.asl.states.base import StateEnv, enter, exit_, fail_in_state, uses_context
 from express.asl.timestamps import parse_timestamp
+from express.asl.variables import compile_jsonata_assign, compile_jsonpath_assign
 from express.errors import ExecutionTimeout, FieldFailure
 from express.runtime.context import ExecutionContext
 from express.types import JSON
@@ -22,9 +29,12 @@ __all__ = ["compile_wait", "sleep_within_deadline"]
 
 
 def compile_wait(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Node | None) -> Any:
+    if env.jsonata(spec):
+        return _jsonata_wait(name, spec, f"{env.pointer}/{name}", nxt)
     input_path = compile_filter_path(spec, "InputPath")
     output_path = compile_filter_path(spec, "OutputPath")
     delay = _compile_delay(spec)
+    assign = compile_jsonpath_assign(spec)
     track = uses_context(spec)
 
     def run_wait(data: JSON, ctx: ExecutionContext) -> Pending:
@@ -38,13 +48,80 @@ def compile_wait(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Node | 
             effective = data if input_path is None else input_path(data, ctx)
             seconds = delay(effective, ctx)
             await sleep_within_deadline(ctx, seconds)
+            values = None if assign is None else assign(effective, ctx)
             out = effective if output_path is None else output_path(effective, ctx)
         except FieldFailure as failure:
-            raise fail_in_state(name, entered, failure) from None
-        exit_(ctx, "Wait", name, out)
+            raise fail_in_state(ctx, name, entered, failure) from None
+        exit_(ctx, "Wait", name, out, values)
+        if values is not None:
+            ctx.assign(values)
         return out, nxt
 
     return run_wait
+
+
+def _jsonata_wait(name: str, spec: Mapping[str, Any], pointer: str, nxt: Node | None) -> Any:
+    delay = _jsonata_delay(spec, pointer)
+    output = compile_value(spec["Output"], "Output", f"{pointer}/Output") if "Output" in spec else None
+    assign = compile_jsonata_assign(spec, "Assign", f"{pointer}/Assign")
+    track = uses_context(spec)
+
+    def run_wait(data: JSON, ctx: ExecutionContext) -> Pending:
+        return Pending(wait, data, ctx)
+
+    async def wait(data: JSON, ctx: ExecutionContext) -> StepResult:
+        entered = enter(ctx, "Wait", name, data)
+        if track:
+            ctx.enter(name)
+        states = StatesVar(data, ctx)
+        try:
+            seconds = delay(states)
+            await sleep_within_deadline(ctx, seconds)
+            values = None if assign is None else assign(states)
+            out = data if output is None else output(states)
+        except FieldFailure as failure:
+            raise fail_in_state(ctx, name, entered, failure) from None
+        exit_(ctx, "Wait", name, out, values)
+        if values is not None:
+            ctx.assign(values)
+        return out, nxt
+
+    return run_wait
+
+
+def _jsonata_delay(spec: Mapping[str, Any], pointer: str) -> Callable[[StatesVar], float]:
+    if "Seconds" in spec:
+        # Worded as AWS words the Timestamp field's failure, after SecondsPath's.
+        seconds = compile_value(spec["Seconds"], "Seconds", f"{pointer}/Seconds")
+
+        def seconds_of(states: StatesVar) -> float:
+            value = seconds(states)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+                raise QueryFailure(
+                    f"The Seconds field cannot be parsed as a long value: {_text(value)}", "Seconds"
+                )
+            if value < 0:
+                raise QueryFailure(
+                    f"The Seconds field references a negative value: {_text(value)}", "Seconds"
+                )
+            return float(value)
+
+        return seconds_of
+    text = compile_string(spec["Timestamp"], "Timestamp", f"{pointer}/Timestamp")
+
+    def until(states: StatesVar) -> float:
+        value = text(states)
+        moment = parse_timestamp(value)
+        if moment is None:
+            shown = value if isinstance(value, str) else render(value)
+            raise QueryFailure(
+                "The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format "
+                f"string: {shown}",
+                "Timestamp",
+            )
+        return moment - states.ctx.clock.now()
+
+    return until
 
 
 async def sleep_within_deadline(ctx: ExecutionContext, seconds: float) -> None:
@@ -118,8 +195,4 @@ def _compile_delay(spec: Mapping[str, Any]) -> Callable[[JSON, ExecutionContext]
 
 
 def _text(value: JSON) -> str:
-    if isinstance(value, str):
-        return value
-    import orjson
-
-    return orjson.dumps(value).decode()
+    return value if isinstance(value, str) else render(value)
