@@ -118,7 +118,12 @@ class Workflow:
             recorder = history.recorder = self._recorder_factory(ctx.execution_arn)
             if recorder is not None:
                 recorder(1, "ExecutionStarted", {"input": input, "roleArn": self.machine.role_arn}, 0, now)
-        if (input_size > MAX_PAYLOAD_BYTES) if input_size is not None else _oversized(input):
+        if (
+            input_size is not None
+            and input_size > MAX_PAYLOAD_BYTES
+            or input_size is None
+            and _oversized(input)
+        ):
             return self._finish(
                 ctx,
                 StatesError(
@@ -132,7 +137,23 @@ class Workflow:
             return self._finish(ctx, error)
         if is_pending(out):
             return Pending(self._finish_later, out, ctx)
-        return self._finish(ctx, None, out)
+        history.last += 1
+        stop = self._clock.now()
+        if history.recorder is not None:
+            history.recorder(history.last, "ExecutionSucceeded", {"output": out}, history.last - 1, stop)
+        return ExecutionResult(
+            SUCCEEDED,
+            out,
+            None,
+            None,
+            ctx.execution_name,
+            ctx.execution_arn,
+            self.state_machine_arn,
+            input,
+            now,
+            stop,
+            history.transitions,
+        )
 
     async def _finish_later(self, pending: Any, ctx: ExecutionContext) -> ExecutionResult:
         remaining = ctx.deadline - self._clock.now()

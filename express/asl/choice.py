@@ -555,10 +555,20 @@ def _all_of(parts: list[ChoicePredicate]) -> ChoicePredicate:
             return first(data, ctx) and second(data, ctx)
 
         return both
+    if len(parts) == 3:
+        one, two, three = parts
+
+        def all_three(data: JSON, ctx: ExecutionContext) -> bool:
+            return one(data, ctx) and two(data, ctx) and three(data, ctx)
+
+        return all_three
     members = tuple(parts)
 
     def every(data: JSON, ctx: ExecutionContext) -> bool:
-        return all(member(data, ctx) for member in members)
+        for member in members:  # a plain loop: all() over a generator costs a frame per rule
+            if not member(data, ctx):
+                return False
+        return True
 
     return every
 
@@ -573,10 +583,20 @@ def _any_of(parts: list[ChoicePredicate]) -> ChoicePredicate:
             return first(data, ctx) or second(data, ctx)
 
         return either
+    if len(parts) == 3:
+        one, two, three = parts
+
+        def any_of_three(data: JSON, ctx: ExecutionContext) -> bool:
+            return one(data, ctx) or two(data, ctx) or three(data, ctx)
+
+        return any_of_three
     members = tuple(parts)
 
     def some(data: JSON, ctx: ExecutionContext) -> bool:
-        return any(member(data, ctx) for member in members)
+        for member in members:
+            if member(data, ctx):
+                return True
+        return False
 
     return some
 

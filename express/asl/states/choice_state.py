@@ -118,7 +118,12 @@ def _plain_choice(
     """A JSONPath Choice that assigns nothing: only the rules' predicates run."""
 
     def run_plain_choice(data: JSON, ctx: ExecutionContext) -> StepResult:
-        entered = enter(ctx, "Choice", name, data)
+        history = ctx.history
+        recording = history.recorder is not None
+        if recording:
+            entered = enter(ctx, "Choice", name, data)
+        else:
+            entered = history.last = history.last + 1
         if track:
             ctx.enter(name)
         try:
@@ -133,7 +138,10 @@ def _plain_choice(
             out = effective if output_path is None else output_path(effective, ctx)
         except FieldFailure as failure:
             raise fail_in_state(ctx, name, entered, failure) from None
-        exit_(ctx, "Choice", name, out)
+        if recording:
+            exit_(ctx, "Choice", name, out)
+        else:
+            history.last += 1
         return out, target
 
     return run_plain_choice

@@ -44,7 +44,12 @@ def guarded_state(
     """``assigns``: whether an attempt may return ``Assigned`` (the state has an Assign)."""
 
     def run_guarded(data: JSON, ctx: ExecutionContext) -> Any:
-        entered = enter(ctx, type_, name, data)
+        history = ctx.history
+        recording = history.recorder is not None
+        if recording:
+            entered = enter(ctx, type_, name, data)
+        else:
+            entered = history.last = history.last + 1
         if track_context:
             ctx.enter(name)
         if retries_visible:
@@ -59,7 +64,10 @@ def guarded_state(
             return Pending(_settle, out, data, ctx, entered, policy.new_counts() if policy else None)
         if assigns and out.__class__ is Assigned:
             return _leave_assigned(ctx, out, nxt)
-        exit_(ctx, type_, name, out)
+        if recording:
+            exit_(ctx, type_, name, out)
+        else:
+            history.last += 1
         return out, nxt
 
     def _leave_assigned(ctx: ExecutionContext, out: Assigned, target: Node | None) -> StepResult:

@@ -8,7 +8,7 @@ and nothing else.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from express.asl.io import ABSENT, check_size, compile_filter_path, compile_result_path
@@ -89,6 +89,13 @@ def _jsonpath_pass(name: str, spec: Mapping[str, Any], nxt: Node | None) -> Any:
         return out, nxt
 
     if assign is None:
+        if (
+            params is not None
+            and input_path is None
+            and output_path is None
+            and spec.get("ResultPath", "$") == "$"
+        ):
+            return _parameters_pass(name, params, nxt, track, run_pass)
         return run_pass
     assign_from = assign
 
@@ -136,6 +143,34 @@ def _jsonata_pass(name: str, spec: Mapping[str, Any], pointer: str, nxt: Node | 
         return out, nxt
 
     return run_jsonata_pass
+
+
+def _parameters_pass(
+    name: str,
+    params: Callable[[JSON, ExecutionContext], JSON],
+    nxt: Node | None,
+    track: bool,
+    general: Callable[[JSON, ExecutionContext], StepResult],
+) -> Any:
+    """A Pass that only builds its Parameters: the reshaping step of most stream workflows."""
+
+    def run_parameters_pass(data: JSON, ctx: ExecutionContext) -> StepResult:
+        history = ctx.history
+        if history.recorder is not None:
+            return general(data, ctx)
+        entered = history.last + 1
+        history.last = entered
+        if track:
+            ctx.enter(name)
+        try:
+            result = params(data, ctx)
+        except FieldFailure as failure:
+            raise fail_in_state(ctx, name, entered, failure) from None
+        check_size(result, name)
+        history.last = entered + 1
+        return result, nxt
+
+    return run_parameters_pass
 
 
 def _trivial_pass(name: str, nxt: Node | None) -> Any:
