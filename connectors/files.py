@@ -20,6 +20,7 @@ import os
 import stat
 import sys
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO
@@ -63,6 +64,7 @@ class LinesSource:
     def _read_chunk(self, limit: int) -> list[Record]:
         assert self._stream is not None
         records: list[Record] = []
+        now_ms = int(time.time() * 1000)
         while len(records) < limit:
             line = self._stream.readline()
             if not line:
@@ -72,7 +74,7 @@ class LinesSource:
             self._line += 1
             line = line.rstrip(b"\r\n")
             if line.strip():
-                records.append(Record(self.topic, 0, offset, line))
+                records.append(Record(self.topic, 0, offset, line, timestamp=now_ms))
         return records
 
     async def fetch(self, timeout: float, max_records: int) -> Mapping[Partition, Sequence[RecordLike]]:
@@ -134,7 +136,9 @@ class LinesSink:
         if stream is not None:
             self._stream = stream
         elif self._own:
-            self._stream = open(path, "wb")  # type: ignore[arg-type]  # noqa: SIM115
+            target = Path(path)  # type: ignore[arg-type]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._stream = open(target, "wb")  # noqa: SIM115
         else:
             self._stream = sys.stdout.buffer
         self.written = 0

@@ -69,7 +69,7 @@ class MemorySource:
 
     async def fetch(self, timeout: float, max_records: int) -> Mapping[Partition, Sequence[RecordLike]]:
         batch = self._take(max_records)
-        if batch or timeout <= 0 or self._arrived is None:
+        if batch or timeout <= 0 or self._arrived is None or self._finite:
             return batch
         self._arrived.clear()
         try:

@@ -118,11 +118,8 @@ class Workflow:
             recorder = history.recorder = self._recorder_factory(ctx.execution_arn)
             if recorder is not None:
                 recorder(1, "ExecutionStarted", {"input": input, "roleArn": self.machine.role_arn}, 0, now)
-        if (
-            input_size is not None
-            and input_size > MAX_PAYLOAD_BYTES
-            or input_size is None
-            and _oversized(input)
+        if (input_size is not None and input_size > MAX_PAYLOAD_BYTES) or (
+            input_size is None and _oversized(input)
         ):
             return self._finish(
                 ctx,

@@ -85,7 +85,13 @@ class KafkaProducer:
     async def sink(self, topic: str) -> KafkaSink:
         """A sink for ``topic``; waits until the topic's partitions are known."""
         partitions = await self._producer.partitions_for(topic)
-        sink = KafkaSink(self, topic, sorted(partitions), self.settings.linger_ms / 1000)
+        sink = KafkaSink(
+            self._producer,
+            topic,
+            sorted(partitions),
+            linger=self.settings.linger_ms / 1000,
+            max_batch_size=self.settings.max_batch_size,
+        )
         self._sinks.append(sink)
         return sink
 
@@ -111,13 +117,21 @@ class _OpenBatch:
         self.partition = partition
 
 
+def _fail(delivery: asyncio.Future[Any], error: BaseException) -> None:
+    if not delivery.done():
+        delivery.set_exception(error)
+        # The pipeline reads the error from the oldest delivery only; the rest would
+        # each log "exception never retrieved" when collected.
+        delivery.exception()
+
+
 def _settle(delivery: asyncio.Future[Any], sent: asyncio.Future[Any]) -> None:
     if delivery.done():
         return
     if sent.cancelled():
         delivery.cancel()
-    elif sent.exception() is not None:
-        delivery.set_exception(sent.exception())  # type: ignore[arg-type]
+    elif (error := sent.exception()) is not None:
+        _fail(delivery, error)
     else:
         delivery.set_result(sent.result())
 
@@ -125,10 +139,12 @@ def _settle(delivery: asyncio.Future[Any], sent: asyncio.Future[Any]) -> None:
 class KafkaSink:
     """Appends records for one topic into per-partition batches (see the module docstring)."""
 
-    def __init__(self, owner: KafkaProducer, topic: str, partitions: list[int], linger: float) -> None:
+    def __init__(
+        self, producer: Any, topic: str, partitions: list[int], *, linger: float, max_batch_size: int
+    ) -> None:
         self.topic = topic
-        self._owner = owner
-        self._producer = owner.producer
+        self._max_batch_size = max_batch_size
+        self._producer = producer
         self._partitions = partitions
         self._linger = linger
         self._open: dict[int, _OpenBatch] = {}
@@ -169,22 +185,24 @@ class KafkaSink:
             if batch.builder.record_count() == 0:
                 raise ValueError(
                     f"a record of {len(value)} bytes does not fit in a batch of "
-                    f"{self._owner.settings.max_batch_size} bytes: raise max_batch_size"
+                    f"{self._max_batch_size} bytes: raise max_batch_size"
                 )
             await self._submit(batch)
 
     async def _submit(self, batch: _OpenBatch) -> None:
-        if self._open.get(batch.partition) is batch:
-            del self._open[batch.partition]
-            if batch.partition == self._sticky:
-                self._sticky = None
+        if self._open.get(batch.partition) is not batch:
+            return  # another caller took this batch out and is submitting it
+        del self._open[batch.partition]
+        if batch.partition == self._sticky:
+            self._sticky = None
+        # A closed builder is sent as soon as the sender is free: it has lingered here.
+        batch.builder.close()
         try:
             async with self._lock:
                 sent = await self._producer.send_batch(batch.builder, self.topic, partition=batch.partition)
         except Exception as exc:
             # The records' deliveries carry the failure to the pipeline, which stops there.
-            if not batch.delivery.done():
-                batch.delivery.set_exception(exc)
+            _fail(batch.delivery, exc)
             return
         sent.add_done_callback(lambda done: _settle(batch.delivery, done))
 

@@ -172,8 +172,13 @@ def _free_ports(count: int) -> list[int]:
 
 
 def _cluster_id() -> str:
-    # Kafka's Uuid.toString(): URL-safe base64 of 16 random bytes, without padding.
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    # Kafka's Uuid.toString(): URL-safe base64 of 16 random bytes, without padding. Like
+    # Kafka's Uuid.randomUuid(), skip ids starting with "-": a command line would take
+    # them for an option.
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not text.startswith("-"):
+            return text
 
 
 def _die_with_parent_prefix() -> list[str]:

@@ -10,6 +10,7 @@ is assigned; per record only the offset is formatted.
 
 A dead letter is one JSON document (see ``dead_letter``); the original value travels as
 text when it is valid UTF-8 and as base64 otherwise, and ``value_encoding`` says which.
+Values over ``MAX_DEAD_LETTER_VALUE`` bytes are cut to that size (``value_truncated``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from express.runtime.context import iso_timestamp
 from express.runtime.records import RecordLike
 
 __all__ = [
+    "MAX_DEAD_LETTER_VALUE",
     "MAX_INPUT_BYTES",
     "NOT_STARTED",
     "PartitionEnvelope",
@@ -36,6 +38,10 @@ __all__ = [
 ]
 
 MAX_INPUT_BYTES = 262_144  # AWS's payload quota for an execution input (256 KiB of UTF-8)
+# A dead letter must fit in a Kafka record (1 MiB by default) even in base64, or the
+# record that could not start would stop the stream instead; longer values are cut here
+# and the document says so (the original stays in the input topic, at its coordinates).
+MAX_DEAD_LETTER_VALUE = 524_288
 NOT_STARTED = "NOT_STARTED"  # the status of a dead letter whose record could not start
 _INVALID = "InvalidExecutionInput"  # StartExecution's error for input that is not JSON
 _MAX_NAME = 80
@@ -112,6 +118,8 @@ class PartitionEnvelope:
 def _text_or_base64(data: bytes | None) -> tuple[str | None, str]:
     if data is None:
         return None, "none"
+    if len(data) > MAX_DEAD_LETTER_VALUE:
+        data = data[:MAX_DEAD_LETTER_VALUE]
     try:
         return data.decode(), "text"
     except UnicodeDecodeError:
@@ -129,7 +137,8 @@ def dead_letter(
     now: Callable[[], float] = time.time,
 ) -> bytes:
     """The dead-letter document for ``record``, as JSON bytes."""
-    value, value_encoding = _text_or_base64(record.value)
+    raw = record.value
+    value, value_encoding = _text_or_base64(raw)
     key, key_encoding = _text_or_base64(record.key)
     document = {
         "status": status,
@@ -145,4 +154,7 @@ def dead_letter(
         "value": value,
         "value_encoding": value_encoding,
     }
+    if raw is not None and len(raw) > MAX_DEAD_LETTER_VALUE:
+        document["value_size"] = len(raw)
+        document["value_truncated"] = True
     return orjson.dumps(document)

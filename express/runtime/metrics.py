@@ -1,74 +1,93 @@
-"""Prometheus exposition of a pipeline's ``Stats``, read at scrape time.
+"""The stream runtime's side of ``express.metrics``: what a pipeline reports, bound once.
 
-The hot path only bumps plain integers on ``Stats``; this collector turns them into
-metric families when Prometheus asks, so metrics cost nothing per record. Every bounded
-buffer is visible: ``express_in_flight`` against ``express_in_flight_limit``.
+``RuntimeMeter`` binds the families a pipeline feeds (executions of its state machine,
+records per topic, commits, the in-flight buffer, fetch ages) when the worker starts,
+and hands the pipeline objects whose methods only bump integers. The pipeline calls it
+only when metrics are on; without ``--metrics-port`` nothing is bound and the hot path
+makes no call at all. ``serve`` runs the ``/metrics`` and ``/healthz`` endpoint of
+``express.health`` beside the pipeline.
+
+Invariants: label values are the state machine's name, topic names, and ASL error names
+(capped by ``express.metrics``); every call happens on the event loop thread.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Mapping
 
-from prometheus_client import CollectorRegistry, start_http_server
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client import CollectorRegistry
 
+from express.metrics import ExpressMetrics, TopicMetrics
+from express.runtime.envelope import NOT_STARTED
+from express.runtime.records import Partition
+from express.runtime.result import ExecutionResult
 from express.runtime.stats import Stats
 
-__all__ = ["StatsCollector", "serve_metrics"]
-
-_COUNTERS = {
-    "records": "Records fetched from the source",
-    "transitions": "State transitions of finished executions",
-    "pauses": "Times fetching paused because the in-flight limit was reached",
-    "commits": "Offset commits accepted",
-    "commits_rejected": "Offset commits refused after a rebalance",
-}
-_GAUGES = {
-    "in_flight": "Records fetched and not yet committable",
-    "in_flight_peak": "Highest in-flight count seen",
-    "running": "Executions waiting on something (one task each)",
-    "partitions": "Partitions assigned",
-}
+__all__ = ["RuntimeMeter"]
 
 
-class StatsCollector:
-    def __init__(self, stats: Stats, max_in_flight: int, worker: str) -> None:
-        self._stats = stats
-        self._limit = max_in_flight
-        self._worker = worker
+class RuntimeMeter:
+    """A pipeline's metrics, bound to one state machine and one ``ExpressMetrics``."""
 
-    def collect(self) -> Iterator[Metric]:
-        s, labels = self._stats, [self._worker]
-        for name, doc in _COUNTERS.items():
-            counter = CounterMetricFamily(f"express_{name}", doc, labels=["worker"])
-            counter.add_metric(labels, getattr(s, name))
-            yield counter
-        outcomes = CounterMetricFamily(
-            "express_executions", "Records finished, by outcome", labels=["worker", "status"]
-        )
-        for status, value in (
-            ("SUCCEEDED", s.succeeded),
-            ("FAILED", s.failed),
-            ("TIMED_OUT", s.timed_out),
-            ("NOT_STARTED", s.not_started),
-        ):
-            outcomes.add_metric([self._worker, status], value)
-        yield outcomes
-        for name, doc in _GAUGES.items():
-            gauge = GaugeMetricFamily(f"express_{name}", doc, labels=["worker"])
-            gauge.add_metric(labels, getattr(s, name))
-            yield gauge
-        limit = GaugeMetricFamily("express_in_flight_limit", "The in-flight bound", labels=["worker"])
-        limit.add_metric(labels, self._limit)
-        yield limit
-        paused = GaugeMetricFamily("express_paused", "1 while fetching is paused", labels=["worker"])
-        paused.add_metric(labels, 1 if s.paused else 0)
-        yield paused
+    def __init__(
+        self,
+        metrics: ExpressMetrics,
+        *,
+        state_machine: str,
+        outputs: str,
+        dead_letters: str,
+        stats: Stats,
+        max_in_flight: int,
+    ) -> None:
+        self.metrics = metrics
+        self.machine = metrics.bind(state_machine)
+        self.consumer = metrics.consumer
+        self.outputs = metrics.topic(outputs)
+        self.dead_letters = metrics.topic(dead_letters)
+        self._topics: dict[str, TopicMetrics] = {}
+        self._last_fetch = time.monotonic()
+        self._assigned: list[Partition] = []
+        metrics.watch_buffer("in_flight", max_in_flight, lambda: stats.in_flight)
+        metrics.watch_consumer(self.fetch_ages)
 
+    @property
+    def registry(self) -> CollectorRegistry:
+        return self.metrics.registry
 
-def serve_metrics(stats: Stats, max_in_flight: int, port: int, worker: str = "0") -> CollectorRegistry:
-    """Serve ``/metrics`` on 127.0.0.1-or-all ``port`` from a daemon thread."""
-    registry = CollectorRegistry()
-    registry.register(StatsCollector(stats, max_in_flight, worker))
-    start_http_server(port, registry=registry)
-    return registry
+    def topic(self, name: str) -> TopicMetrics:
+        bound = self._topics.get(name)
+        if bound is None:
+            bound = self._topics[name] = self.metrics.topic(name)
+        return bound
+
+    def assigned(self, partitions: Iterable[Partition]) -> None:
+        self._assigned = sorted(partitions)
+        for topic, partition in self._assigned:
+            self.metrics.partition(topic, partition)
+
+    def revoked(self, partitions: Iterable[Partition]) -> None:
+        for topic, partition in partitions:
+            self.metrics.forget_partition(topic, partition)
+
+    def fetched(self) -> None:
+        self._last_fetch = time.monotonic()
+
+    def fetch_ages(self) -> Mapping[Partition, float]:
+        age = time.monotonic() - self._last_fetch
+        return dict.fromkeys(self._assigned, age)
+
+    def finished(self, result: ExecutionResult, output: bool) -> None:
+        """One record's outcome: ``output`` is True for an output, False for a dead letter."""
+        if result.status != NOT_STARTED:
+            self.machine.execution_finished(result.status, max(result.stop_time - result.start_time, 0.0))
+        if output:
+            self.outputs.produced()
+        else:
+            self.dead_letters.dead_lettered(result.error or result.status)
+
+    def committed(self, seconds: float, accepted: bool) -> None:
+        if accepted:
+            self.consumer.commit_succeeded(seconds)
+        else:
+            self.consumer.commit_failed(seconds)

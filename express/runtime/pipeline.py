@@ -12,7 +12,8 @@ Invariants:
   * nothing is dropped: every fetched record ends as an output, a dead letter, or stays
     uncommitted (and is fetched again by whoever owns the partition next);
   * at most ``max_in_flight`` records are fetched and not yet committable; at the bound
-    the source's partitions are paused, and resumed once the backlog has halved;
+    the loop stops taking records, pauses the source's partitions if the bound still
+    holds after ``pause_after``, and resumes them once the in-flight count has halved;
   * the bookkeeping of a partition lives for one assignment: it is built on assignment
     and, on revocation, the partition's running executions are finished (within
     ``drain_timeout``), queued ones abandoned, and the done prefix committed;
@@ -28,7 +29,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
@@ -45,6 +46,10 @@ from express.runtime.records import CommitRejectedError, Delivery, Partition, Re
 from express.runtime.result import SUCCEEDED, TIMED_OUT, ExecutionResult
 from express.runtime.stats import Stats
 
+if TYPE_CHECKING:
+    from express.metrics import TopicMetrics
+    from express.runtime.metrics import RuntimeMeter
+
 __all__ = ["Pipeline", "PipelineSettings", "Workflow"]
 
 log = logging.getLogger("express.run")
@@ -55,7 +60,9 @@ INTERNAL_ERROR = "Express.InternalError"
 class Workflow(Protocol):
     """What the pipeline runs: ``express.Workflow`` fits."""
 
-    def start(self, input: Any, name: str) -> ExecutionResult | Awaitable[ExecutionResult]: ...
+    def start(
+        self, input: Any, name: str, *, input_size: int | None = None
+    ) -> ExecutionResult | Awaitable[ExecutionResult]: ...
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,7 @@ class PipelineSettings:
     fetch_timeout: float = 0.2  # seconds a fetch waits for records when there are none
     commit_interval: float = 1.0
     drain_timeout: float = 300.0  # on revocation and shutdown; AWS's Express execution limit
+    pause_after: float = 0.1  # seconds at the in-flight bound before the partitions pause
     stats: Stats = field(default_factory=Stats, compare=False)
 
     def __post_init__(self) -> None:
@@ -79,10 +87,11 @@ class PipelineSettings:
 class _Partition:
     """One assigned partition: naming constants, offset tracking, lanes, running tasks."""
 
-    __slots__ = ("closing", "envelope", "key", "lanes", "tasks", "tracker")
+    __slots__ = ("closing", "envelope", "key", "lanes", "metrics", "tasks", "tracker")
 
-    def __init__(self, key: Partition) -> None:
+    def __init__(self, key: Partition, metrics: TopicMetrics | None) -> None:
         self.key = key
+        self.metrics = metrics
         self.envelope = PartitionEnvelope(key[0], key[1])
         self.tracker = OffsetTracker(key)
         # lane -> records waiting behind the running one; a lane is busy iff present
@@ -101,8 +110,11 @@ class Pipeline:
         output: Sink,
         dead_letters: Sink,
         settings: PipelineSettings | None = None,
+        *,
+        meter: RuntimeMeter | None = None,
     ) -> None:
         self._settings = settings = settings or PipelineSettings()
+        self._meter = meter
         self.stats = settings.stats
         self._start = workflow.start
         self._source = source
@@ -147,9 +159,11 @@ class Pipeline:
             old = self._partitions.pop(key, None)
             if old is not None:
                 self._forget(old)
-            self._partitions[key] = _Partition(key)
+            self._partitions[key] = _Partition(key, self._meter.topic(key[0]) if self._meter else None)
             fresh.append(key)
         self.stats.partitions = len(self._partitions)
+        if self._meter is not None:
+            self._meter.assigned(self._partitions)
         if self._paused and fresh:
             self._source.pause(fresh)
         log.info("assigned %s", _describe(fresh))
@@ -160,6 +174,9 @@ class Pipeline:
         if not parts:
             return
         await self._close(parts)
+        if self._meter is not None:
+            self._meter.revoked(part.key for part in parts)
+            self._meter.assigned(self._partitions)
         log.info("revoked %s", _describe(p.key for p in parts))
 
     # -- the loop --------------------------------------------------------------------------
@@ -169,6 +186,7 @@ class Pipeline:
         settings = self._settings
         stats = self.stats
         next_commit = time.monotonic() + settings.commit_interval
+        saturated_since: float | None = None
         while not self._stopping:
             if self._failure is not None:
                 raise self._failure
@@ -178,12 +196,28 @@ class Pipeline:
                 else:
                     await self._wait_progress(settings.commit_interval)
                     await source.keep_alive()
+                    if self._meter is not None:
+                        self._meter.fetched()
             elif stats.in_flight >= self._max_in_flight:
-                self._set_paused(True)
-                continue
+                # At the bound the loop takes no more records: aiokafka then holds at
+                # most one unconsumed fetch per partition. Pausing would also drop those
+                # fetches, to be read again on resume, so it waits for the bound to hold
+                # for ``pause_after`` first: a bound reached for a few milliseconds
+                # (outputs waiting for their acknowledgement) costs no fetch.
+                now = time.monotonic()
+                if saturated_since is None:
+                    saturated_since = now
+                if now - saturated_since >= settings.pause_after:
+                    self._set_paused(True)
+                    saturated_since = None
+                else:
+                    await self._wait_progress(settings.pause_after - (now - saturated_since))
             else:
+                saturated_since = None
                 room = self._max_in_flight - stats.in_flight
                 batch = await source.fetch(settings.fetch_timeout, min(settings.fetch_max_records, room))
+                if self._meter is not None:
+                    self._meter.fetched()
                 if batch:
                     await self._dispatch(batch)
                 elif source.finished:
@@ -198,44 +232,58 @@ class Pipeline:
     async def _dispatch(self, batch: Mapping[Partition, Sequence[RecordLike]]) -> None:
         stats = self.stats
         lane_of = self._lane_of
+        begin = self._begin
+        emit = self._emit
         for key, records in batch.items():
             part = self._partitions.get(key)
             if part is None:
                 continue  # revoked since the fetch: the records belong to the next owner
             track = part.tracker.pending.append
             lanes = part.lanes
+            # Counted up front, once per batch; records left out when the partition
+            # closes mid-batch are taken off again below.
+            stats.records += len(records)
+            stats.in_flight += len(records)
+            stats.in_flight_peak = max(stats.in_flight_peak, stats.in_flight)
+            if part.metrics is not None:
+                part.metrics.consumed(len(records))
+            taken = 0
             for record in records:
                 if part.closing:
                     break
                 slot: Slot = [record.offset, None]
                 track(slot)
-                stats.records += 1
-                stats.in_flight += 1
-                stats.in_flight_peak = max(stats.in_flight_peak, stats.in_flight)
-                lane = None
-                if lane_of is not None:
-                    lane = lane_of(record)
-                    if lane is not None:
-                        queue = lanes.get(lane)
-                        if queue is not None:
-                            queue.append((record, slot))
-                            continue
-                outcome = self._begin(part, record)
+                taken += 1
+                if lanes:  # some lane of this partition is busy: the record may belong to it
+                    lane = lane_of(record) if lane_of is not None else None
+                    queue = lanes.get(lane) if lane is not None else None
+                    if queue is not None:
+                        queue.append((record, slot))
+                        continue
+                outcome = begin(part, record)
                 if isinstance(outcome, ExecutionResult):
-                    slot[1] = await self._emit(part, record, outcome)
+                    slot[1] = await emit(part, record, outcome)
                 else:
+                    lane = lane_of(record) if lane_of is not None else None
                     if lane is not None:
                         lanes[lane] = deque()
                     self._spawn(part, lane, record, slot, outcome)
+            if taken < len(records):
+                stats.records -= len(records) - taken
+                stats.in_flight -= len(records) - taken
 
     def _begin(self, part: _Partition, record: RecordLike) -> ExecutionResult | Awaitable[ExecutionResult]:
         name = part.envelope.prefix + str(record.offset)
+        value = record.value
         try:
-            data = check_input(record.value)
+            data = check_input(value)
         except InvalidInputError as rejected:
             return _not_started(name, rejected.error, rejected.cause)
+        if self._meter is not None:
+            self._meter.machine.execution_started()
         try:
-            return self._start(data, name)
+            # The size is known here; the engine need not measure the input again.
+            return self._start(data, name, input_size=len(value))  # type: ignore[arg-type]
         except Exception as exc:
             return _internal_failure(name, exc)
 
@@ -249,8 +297,12 @@ class Pipeline:
             else:
                 stats.succeeded += 1
                 stats.transitions += result.transitions
+                if self._meter is not None:
+                    self._meter.finished(result, True)
                 headers = part.envelope.headers(result.name, result.execution_arn, record.offset)
                 return self._send_output(value, record.key, headers)
+        if self._meter is not None:
+            self._meter.finished(result, False)
         if result.status == NOT_STARTED:
             stats.not_started += 1
         else:
@@ -283,6 +335,7 @@ class Pipeline:
         task = asyncio.ensure_future(self._run_lane(part, lane, record, slot, running))
         part.tasks.add(task)
         self.stats.running += 1
+        self.stats.spawned += 1
         task.add_done_callback(lambda done: self._task_done(part, done))
 
     def _task_done(self, part: _Partition, task: asyncio.Task[None]) -> None:
@@ -371,13 +424,18 @@ class Pipeline:
         due = [(part, offset) for part in parts if (offset := part.tracker.due()) is not None]
         if not due:
             return
+        started = time.monotonic()
         try:
             await self._source.commit({part.key: offset for part, offset in due})
         except CommitRejectedError as exc:
             self.stats.commits_rejected += 1
+            if self._meter is not None:
+                self._meter.committed(time.monotonic() - started, False)
             log.warning("commit rejected, the partitions moved: %s", exc)
             return
         self.stats.commits += 1
+        if self._meter is not None:
+            self._meter.committed(time.monotonic() - started, True)
         for part, offset in due:
             part.tracker.committed = offset
 

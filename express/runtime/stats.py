@@ -22,6 +22,7 @@ class Stats:
     in_flight: int = 0  # records fetched and not yet committable (the bounded buffer)
     in_flight_peak: int = 0
     running: int = 0  # executions awaiting something (each one a task)
+    spawned: int = 0  # tasks created: executions that awaited (inline ones need none)
     paused: bool = False
     pauses: int = 0
     commits: int = 0
