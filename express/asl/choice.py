@@ -48,6 +48,7 @@ from express.asl.paths import (
     PathMissing,
     PathSyntaxError,
     compile_getter,
+    compile_probe,
     compile_reference,
     is_definite,
     parse_path,
@@ -212,6 +213,7 @@ class _Source:
     getter: Getter | None  # set when it reads the state input: the predicate calls it directly
     reference: Evaluator  # (state input, ctx) -> value, for every kind of reference
     missing: str  # the FieldFailure detail when it selects nothing
+    probe: Callable[[JSON], bool] | None = None  # IsPresent on the state input, without raising
 
 
 def _source(
@@ -222,6 +224,7 @@ def _source(
         _problem(problems, at, f"'{field}' must be a reference path such as '$.value', not {_show(text)}")
         return None
     getter: Getter | None = None
+    probe: Callable[[JSON], bool] | None = None
     try:
         if text[1:2].isalpha() or text[1:2] == "_":
             if variables is None:
@@ -240,6 +243,7 @@ def _source(
                 return None
             reference = compile_reference(text)
             getter = None if on_context else compile_getter(text)
+            probe = None if on_context else compile_probe(text)
     except PathSyntaxError as exc:
         caret = " " * (exc.column + text.startswith("$$")) + "^"
         _problem(problems, at, f"invalid reference path {text!r}: {exc.reason}\n  {text}\n  {caret}")
@@ -248,7 +252,7 @@ def _source(
         _problem(problems, at, f"invalid reference path {text!r}: {exc}")
         return None
     missing = f"Invalid path '{text}': The choice state's condition path references an invalid value."
-    return _Source(getter, reference, missing)
+    return _Source(getter, reference, missing, probe)
 
 
 # ----------------------------------------------------------------------------- operands
@@ -481,6 +485,11 @@ def _through(reference: Evaluator, inner: ChoicePredicate, missing: str) -> Choi
 
 
 def _is_present(source: _Source, expected: bool) -> ChoicePredicate:
+    if source.probe is not None:
+        probe = source.probe
+        if expected:
+            return lambda data, ctx: probe(data)
+        return lambda data, ctx: not probe(data)
     get, reference = source.getter, source.reference
     if get is not None:
         on_input = get

@@ -26,7 +26,7 @@ from express.errors import StatesError
 from express.handlers import LAMBDA_ARN, HandlerRegistry, lambda_function_name
 from express.types import JSON, Handler
 
-__all__ = ["Invocation", "handler_error", "is_async_handler", "normalise_result"]
+__all__ = ["Invocation", "copy_event", "handler_error", "is_async_handler", "normalise_result"]
 
 _LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 
@@ -71,9 +71,35 @@ def normalise_result(value: Any, label: str) -> JSON:
             f"The state/task '{label}' returned a result with a size exceeding the maximum number of "
             "bytes service limit.",
         )
-    if value is None or isinstance(value, (bool, int, float, str)):
+    if value is None or isinstance(value, (bool, int, float, str)) or _flat_object(value):
         return value
     return orjson.loads(raw)
+
+
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+
+
+def _flat_object(value: Any) -> bool:
+    """A dict of JSON scalars: already exactly what JSON would carry, nothing to convert."""
+    if type(value) is not dict:
+        return False
+    scalars = _SCALARS
+    for item in value.values():  # noqa: SIM110 - a loop beats all() over a generator here
+        if type(item) not in scalars:
+            return False
+    return True
+
+
+def copy_event(payload: JSON) -> JSON:
+    """The handler's own copy of its event, as a Lambda function gets a deserialised one.
+
+    A dict of scalars needs only a shallow copy; anything deeper goes through JSON.
+    """
+    if type(payload) is dict:
+        return payload.copy() if _flat_object(payload) else orjson.loads(orjson.dumps(payload))
+    if type(payload) is list:
+        return orjson.loads(orjson.dumps(payload))
+    return payload
 
 
 class Invocation:

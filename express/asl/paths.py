@@ -34,6 +34,7 @@ __all__ = [
     "Union",
     "Wildcard",
     "compile_getter",
+    "compile_probe",
     "compile_reference",
     "compile_setter",
     "compile_variable_reference",
@@ -298,6 +299,26 @@ def compile_getter(text: str) -> Getter:
 
 def _missing(text: str, segments: tuple[str | int, ...], doc: JSON) -> PathMissing:
     return PathMissing(text, segments, doc)
+
+
+def compile_probe(text: str) -> Callable[[JSON], bool]:
+    """Whether a definite ``$`` path has a value, without raising: Choice's IsPresent."""
+    segments = parse_path(text)
+    if not is_definite(segments):
+        raise PathSyntaxError(text, 0, "a probe needs a definite path")
+    if len(segments) == 1 and isinstance(segments[0], str):
+        key = segments[0]
+        return lambda doc: type(doc) is dict and key in doc
+    steps: tuple[str | int, ...] = segments  # type: ignore[assignment]
+
+    def probe(doc: JSON) -> bool:
+        for step in steps:
+            found, doc = _step(doc, step)
+            if not found:
+                return False
+        return True
+
+    return probe
 
 
 def _step(doc: JSON, step: str | int) -> tuple[bool, JSON]:

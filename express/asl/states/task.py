@@ -14,9 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
-
-from express.asl.invoke import Invocation, handler_error, normalise_result
+from express.asl.invoke import Invocation, copy_event, handler_error, normalise_result
 from express.asl.node import Node, Pending
 from express.asl.states.base import StateEnv, fail_in_state, record, uses_context
 from express.asl.states.dataflow import compile_completion
@@ -28,8 +26,6 @@ from express.runtime.context import ExecutionContext
 from express.types import JSON
 
 __all__ = ["compile_task"]
-
-_CONTAINERS = (dict, list)
 
 
 def compile_task(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Node | None) -> Any:
@@ -77,7 +73,7 @@ def compile_task(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Node | 
         history = ctx.history
         if direct_handler is not None and history.recorder is None:
             history.last += 3  # Scheduled, Started, then Succeeded or Failed
-            event = orjson.loads(orjson.dumps(payload)) if type(payload) in _CONTAINERS else payload
+            event = copy_event(payload)
             try:
                 result = normalise_result(direct_handler(event), label)
             except StatesError:
@@ -97,10 +93,9 @@ def compile_task(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Node | 
             _failed(ctx, error)
             raise
         _started(ctx)
-        if type(event) in _CONTAINERS:
-            # A handler gets its own copy, as a Lambda function gets a deserialised event:
-            # whatever it does to it cannot reach the state input or the definition.
-            event = orjson.loads(orjson.dumps(event))
+        # A handler gets its own copy, as a Lambda function gets a deserialised event:
+        # whatever it does to it cannot reach the state input or the definition.
+        event = copy_event(event)
         if static_sync:
             try:
                 value = handler(event)
