@@ -15,6 +15,7 @@ import asyncio
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from express.runtime.records import (
     DELIVERED,
@@ -27,7 +28,7 @@ from express.runtime.records import (
     RecordLike,
 )
 
-__all__ = ["MemorySink", "MemorySource", "SentRecord"]
+__all__ = ["MemorySink", "MemorySource", "MemoryTransactions", "SentRecord"]
 
 
 class MemorySource:
@@ -148,3 +149,25 @@ class MemorySink:
 
     async def flush(self) -> None:
         self.flushes += 1
+
+
+class MemoryTransactions:
+    """Records the transaction calls a pipeline makes, in order: ``("begin",)``, ``("commit", offsets)``..."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+        self.open = False
+
+    async def begin(self) -> None:
+        assert not self.open, "a transaction is already open"
+        self.open = True
+        self.calls.append(("begin",))
+
+    async def commit(self, offsets: Mapping[Partition, int]) -> None:
+        assert self.open, "no transaction is open"
+        self.open = False
+        self.calls.append(("commit", dict(offsets)))
+
+    async def abort(self) -> None:
+        self.open = False
+        self.calls.append(("abort",))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from connectors.kafka.security import KafkaSecurity
-from connectors.kafka.sink import KafkaProducer, KafkaProducerSettings, KafkaSink
+from connectors.kafka.sink import KafkaProducer, KafkaProducerSettings, KafkaSink, KafkaTransactions
 from connectors.kafka.source import KafkaSource, KafkaSourceSettings
 
 __all__ = [
@@ -13,4 +13,5 @@ __all__ = [
     "KafkaSink",
     "KafkaSource",
     "KafkaSourceSettings",
+    "KafkaTransactions",
 ]

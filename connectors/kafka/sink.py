@@ -25,16 +25,17 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import murmur2
 
 from connectors.kafka.security import KafkaSecurity
-from express.runtime.records import Delivery, Headers
+from express.runtime.records import Delivery, Headers, Partition
 
-__all__ = ["KafkaProducer", "KafkaProducerSettings", "KafkaSink"]
+__all__ = ["KafkaProducer", "KafkaProducerSettings", "KafkaSink", "KafkaTransactions"]
 
 _HASH_CACHE_LIMIT = 100_000
 
@@ -94,6 +95,12 @@ class KafkaProducer:
         )
         self._sinks.append(sink)
         return sink
+
+    def transactions(self, group_id: str) -> KafkaTransactions:
+        """Commit outputs and the group's offsets together (needs ``transactional_id``)."""
+        if self.settings.transactional_id is None:
+            raise ValueError("transactions need a producer with a transactional_id")
+        return KafkaTransactions(self, group_id)
 
     async def flush(self) -> None:
         """Submit every open batch of every sink and wait for all deliveries."""
@@ -218,6 +225,14 @@ class KafkaSink:
         self._lingering.add(task)
         task.add_done_callback(self._lingering.discard)
 
+    def discard_open(self) -> None:
+        """Drop the batches not yet submitted (their transaction is being aborted)."""
+        self.cancel_linger()
+        for batch in self._open.values():
+            _fail(batch.delivery, RuntimeError("the transaction was aborted"))
+        self._open.clear()
+        self._sticky = None
+
     def cancel_linger(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
@@ -226,3 +241,38 @@ class KafkaSink:
     async def flush(self) -> None:
         await self.submit_all()
         await self._producer.flush()
+
+
+class KafkaTransactions:
+    """Kafka transactions of one producer, offsets committed for ``group_id`` inside them.
+
+    The sinks' open batches are submitted before a commit, so every output appended so
+    far belongs to the transaction that commits its input's offset.
+
+    Limit: aiokafka commits offsets in a transaction by group id only (it does not send
+    the member's generation, KIP-447), so fencing rests on the transactional id alone. A
+    worker that restarts fences its predecessor (same host and index, same id); a worker
+    that stalls past its session timeout while its partitions move elsewhere is not
+    fenced by the new owner, and could still commit one last transaction.
+    """
+
+    def __init__(self, owner: KafkaProducer, group_id: str) -> None:
+        self._owner = owner
+        self._group_id = group_id
+
+    async def begin(self) -> None:
+        await self._owner.producer.begin_transaction()
+
+    async def commit(self, offsets: Mapping[Partition, int]) -> None:
+        await self._owner.flush()
+        producer = self._owner.producer
+        await producer.send_offsets_to_transaction(
+            {TopicPartition(topic, partition): offset for (topic, partition), offset in offsets.items()},
+            self._group_id,
+        )
+        await producer.commit_transaction()
+
+    async def abort(self) -> None:
+        for sink in self._owner._sinks:
+            sink.discard_open()
+        await self._owner.producer.abort_transaction()

@@ -11,7 +11,7 @@ Invariants:
   * ``start_broker`` returns only once the broker answers a metadata request with itself
     as a live broker, or raises ``BrokerError`` with the tail of the broker's log;
   * a broker started with ``die_with_parent`` is killed by the kernel if the starting
-    process dies, so an interrupted test session leaves no JVM behind (Linux).
+    process dies, so an interrupted test run leaves no JVM behind (Linux).
 
 Command line (``scripts/kafka-broker`` wraps it)::
 
@@ -19,6 +19,10 @@ Command line (``scripts/kafka-broker`` wraps it)::
     python -m express.devtools.kafka_broker status  # prints the address if one is running
     python -m express.devtools.kafka_broker stop    # stops it and removes its data
     python -m express.devtools.kafka_broker jars    # resolves the jars only (CI cache warm-up)
+
+The pytest fixtures (``tests/conftest.py``) start one broker per test run with this
+module, unless ``EXPRESS_TEST_BOOTSTRAP=HOST:PORT`` points them at a running broker
+(the docker-compose one, say).
 """
 
 from __future__ import annotations

@@ -18,12 +18,17 @@ Invariants:
     and, on revocation, the partition's running executions are finished (within
     ``drain_timeout``), queued ones abandoned, and the done prefix committed;
   * a delivery failure or an unexpected error stops the loop without committing past
-    the failed record.
+    the failed record;
+  * exactly-once (with ``transactions``): outputs, dead letters and offsets commit in one
+    Kafka transaction, and a transaction commits only once every fetched record is done,
+    so its offsets cover exactly its outputs; nothing is abandoned on revocation, and a
+    transaction that cannot settle is aborted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
@@ -42,7 +47,15 @@ from express.runtime.envelope import (
 )
 from express.runtime.offsets import DeliveryError, OffsetTracker, Slot
 from express.runtime.ordering import PARTITION, lane_function
-from express.runtime.records import CommitRejectedError, Delivery, Partition, RecordLike, Sink, Source
+from express.runtime.records import (
+    CommitRejectedError,
+    Delivery,
+    Partition,
+    RecordLike,
+    Sink,
+    Source,
+    Transactions,
+)
 from express.runtime.result import SUCCEEDED, TIMED_OUT, ExecutionResult
 from express.runtime.stats import Stats
 
@@ -87,7 +100,7 @@ class PipelineSettings:
 class _Partition:
     """One assigned partition: naming constants, offset tracking, lanes, running tasks."""
 
-    __slots__ = ("closing", "envelope", "key", "lanes", "metrics", "tasks", "tracker")
+    __slots__ = ("abandon", "closing", "envelope", "key", "lanes", "metrics", "tasks", "tracker")
 
     def __init__(self, key: Partition, metrics: TopicMetrics | None) -> None:
         self.key = key
@@ -97,7 +110,8 @@ class _Partition:
         # lane -> records waiting behind the running one; a lane is busy iff present
         self.lanes: dict[Hashable, deque[tuple[RecordLike, Slot]]] = {}
         self.tasks: set[asyncio.Task[None]] = set()
-        self.closing = False
+        self.closing = False  # no more records are dispatched
+        self.abandon = False  # records queued in lanes are dropped (left uncommitted)
 
 
 class Pipeline:
@@ -112,9 +126,12 @@ class Pipeline:
         settings: PipelineSettings | None = None,
         *,
         meter: RuntimeMeter | None = None,
+        transactions: Transactions | None = None,
     ) -> None:
         self._settings = settings = settings or PipelineSettings()
         self._meter = meter
+        self._transactions = transactions
+        self._transaction_lock = asyncio.Lock()
         self.stats = settings.stats
         self._start = workflow.start
         self._source = source
@@ -139,6 +156,10 @@ class Pipeline:
 
     async def run(self) -> None:
         """Process records until ``stop()`` or the end of a finite source."""
+        if self._stopping:
+            return  # stopped before it started: nothing fetched, nothing to commit
+        if self._transactions is not None:
+            await self._transactions.begin()
         await self._source.start(self)
         try:
             await self._loop()
@@ -146,6 +167,9 @@ class Pipeline:
             # Commit nothing more: the failed record and those after it run again later.
             for part in list(self._partitions.values()):
                 self._forget(part)
+            if self._transactions is not None:
+                with contextlib.suppress(Exception):
+                    await self._transactions.abort()
             await self._source.stop()
             raise
         await self._shutdown()
@@ -198,22 +222,25 @@ class Pipeline:
                     await source.keep_alive()
                     if self._meter is not None:
                         self._meter.fetched()
-            elif stats.in_flight >= self._max_in_flight:
-                # At the bound the loop takes no more records: aiokafka then holds at
-                # most one unconsumed fetch per partition. Pausing would also drop those
-                # fetches, to be read again on resume, so it waits for the bound to hold
-                # for ``pause_after`` first: a bound reached for a few milliseconds
-                # (outputs waiting for their acknowledgement) costs no fetch.
+            elif stats.in_flight >= self._max_in_flight or saturated_since is not None:
+                # At the bound the loop takes no more records until half of them are
+                # done; aiokafka meanwhile holds at most one unconsumed fetch per
+                # partition. Pausing would also drop those fetches, to be read again on
+                # resume, so the partitions pause only when the bound holds for longer
+                # than ``pause_after``: outputs waiting a few milliseconds for their
+                # acknowledgement cost no fetch.
                 now = time.monotonic()
                 if saturated_since is None:
                     saturated_since = now
+                if stats.in_flight <= self._resume_at:
+                    saturated_since = None
+                    continue
                 if now - saturated_since >= settings.pause_after:
                     self._set_paused(True)
                     saturated_since = None
                 else:
                     await self._wait_progress(settings.pause_after - (now - saturated_since))
             else:
-                saturated_since = None
                 room = self._max_in_flight - stats.in_flight
                 batch = await source.fetch(settings.fetch_timeout, min(settings.fetch_max_records, room))
                 if self._meter is not None:
@@ -226,7 +253,13 @@ class Pipeline:
                     await self._wait_progress(settings.commit_interval)
             self._reap()
             if time.monotonic() >= next_commit:
-                await self._commit(self._partitions.values())
+                if self._transactions is None:
+                    await self._commit(self._partitions.values())
+                elif not await self._commit_transaction(final=False):
+                    # Outputs since the last commit were aborted while the consumer's
+                    # positions are past them: only a restart from the committed
+                    # offsets runs those records again.
+                    raise self._failure or RuntimeError("a transaction could not settle and was aborted")
                 next_commit = time.monotonic() + settings.commit_interval
 
     async def _dispatch(self, batch: Mapping[Partition, Sequence[RecordLike]]) -> None:
@@ -365,7 +398,7 @@ class Pipeline:
                 return
             queue = part.lanes[lane]
             while True:
-                if not queue or part.closing:
+                if not queue or part.abandon:
                     # A closing partition abandons its queued records: they stay
                     # uncommitted and run again wherever the partition goes next.
                     del part.lanes[lane]
@@ -441,10 +474,13 @@ class Pipeline:
 
     # -- closing partitions ------------------------------------------------------------------
 
-    async def _close(self, parts: list[_Partition]) -> None:
+    async def _close(self, parts: list[_Partition], *, final: bool = False) -> None:
         """Finish (or, past the drain timeout, abandon) the partitions' work; commit; forget."""
+        if self._transactions is not None:
+            await self._close_transactional(parts, final=final)
+            return
         for part in parts:
-            part.closing = True
+            part.closing = part.abandon = True
         deadline = time.monotonic() + self._settings.drain_timeout
         while True:
             self._reap(parts)
@@ -460,6 +496,68 @@ class Pipeline:
         for part in parts:
             self._forget(part)
 
+    # -- exactly-once ------------------------------------------------------------------------
+
+    async def _close_transactional(self, parts: list[_Partition], *, final: bool) -> None:
+        # Nothing may be abandoned here: a record skipped while later records of its
+        # partition committed their outputs would run again, and its later neighbours'
+        # outputs would then appear twice. So every queued record is finished too.
+        for part in parts:
+            part.closing = True
+        if not await self._commit_transaction(final=final):
+            log.warning("the open transaction was aborted: its records run again from the committed offsets")
+        for part in parts:
+            self._forget(part)
+
+    async def _commit_transaction(self, *, final: bool) -> bool:
+        """Settle every record, commit outputs and offsets together, open the next transaction.
+
+        Returns False when the records could not settle within the drain timeout (or a
+        delivery failed): the transaction is then aborted, and no output of it is ever
+        visible to ``read_committed`` consumers.
+        """
+        assert self._transactions is not None
+        async with self._transaction_lock:
+            settled = await self._settle(time.monotonic() + self._settings.drain_timeout)
+            if settled:
+                due = [
+                    (part, offset)
+                    for part in self._partitions.values()
+                    if (offset := part.tracker.due()) is not None
+                ]
+                if due:
+                    started = time.monotonic()
+                    await self._transactions.commit({part.key: offset for part, offset in due})
+                    self.stats.commits += 1
+                    if self._meter is not None:
+                        self._meter.committed(time.monotonic() - started, True)
+                    for part, offset in due:
+                        part.tracker.committed = offset
+                    if not final:
+                        await self._transactions.begin()
+                elif final:
+                    await self._transactions.abort()  # close the open, empty transaction
+                return True
+            await self._transactions.abort()
+            if not final:
+                await self._transactions.begin()
+            return False
+
+    async def _settle(self, deadline: float) -> bool:
+        """Wait until every fetched record of every partition is done (or fail/time out)."""
+        while True:
+            for sink in self._sinks:
+                await sink.flush()
+            self._reap()
+            if self._failure is not None:
+                return False
+            if not any(part.tracker.pending for part in self._partitions.values()):
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            await self._wait_progress(min(remaining, 1.0))
+
     def _forget(self, part: _Partition) -> None:
         for task in part.tasks:
             task.cancel()
@@ -471,7 +569,7 @@ class Pipeline:
         self.stats.partitions = len(self._partitions)
 
     async def _shutdown(self) -> None:
-        await self._close(list(self._partitions.values()))
+        await self._close(list(self._partitions.values()), final=True)
         for sink in self._sinks:
             await sink.flush()
         await self._source.stop()

@@ -32,6 +32,7 @@ __all__ = [
     "RebalanceListener",
     "Sink",
     "Source",
+    "Transactions",
 ]
 
 Partition: TypeAlias = tuple[str, int]
@@ -141,6 +142,18 @@ class Source(Protocol):
         ...
 
     async def stop(self) -> None: ...
+
+
+class Transactions(Protocol):
+    """Outputs and input offsets committed atomically (Kafka transactions: exactly-once)."""
+
+    async def begin(self) -> None: ...
+
+    async def commit(self, offsets: Mapping[Partition, int]) -> None:
+        """Add ``offsets`` to the open transaction and commit it; the caller begins the next."""
+        ...
+
+    async def abort(self) -> None: ...
 
 
 class CommitRejectedError(Exception):
