@@ -25,7 +25,7 @@ Invariants:
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -226,6 +226,7 @@ class StateMachineMetrics:
         "errors",
         "failed",
         "name",
+        "nodes",
         "retries",
         "started",
         "succeeded",
@@ -246,6 +247,7 @@ class StateMachineMetrics:
         self.errors: dict[str, int] = {}
         self.retries: dict[str, int] = {}
         self.tasks: dict[tuple[str, str], TaskMetrics] = {}
+        self.nodes: list[Any] = []
 
     def execution_started(self) -> None:
         self.started += 1
@@ -264,6 +266,21 @@ class StateMachineMetrics:
 
     def transition(self, state_type: str) -> None:
         self.transitions[state_type] = self.transitions.get(state_type, 0) + 1
+
+    def watch_nodes(self, nodes: Iterable[Any]) -> None:
+        """Count transitions from compiled states' visit counters, read at scrape time.
+
+        The engine's metering driver bumps ``node.visits`` (an int on the node it already
+        holds), which costs less per transition than a call into this object.
+        """
+        self.nodes.extend(nodes)
+
+    def transition_counts(self) -> dict[str, int]:
+        counts = dict(self.transitions)
+        for node in self.nodes:
+            if node.visits:
+                counts[node.type] = counts.get(node.type, 0) + node.visits
+        return counts
 
     def error(self, name: str) -> None:
         key = _capped(self.errors, name)
@@ -422,7 +439,7 @@ class ExpressMetrics(Collector):
                 f["express_executions_completed"].add_metric((name, status), count)
             f["express_executions_in_flight"].add_metric((name,), sm.in_flight)
             _add_histogram(f["express_execution_duration_seconds"], (name,), sm.duration)
-            for state_type, count in dict(sm.transitions).items():
+            for state_type, count in sm.transition_counts().items():
                 f["express_state_transitions"].add_metric((name, state_type), count)
             for error, count in dict(sm.errors).items():
                 f["express_errors"].add_metric((name, error), count)

@@ -13,13 +13,13 @@ import itertools
 import os
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import orjson
 
 from express.asl.compiler import compile_definition
-from express.asl.driver import drive
+from express.asl.driver import drive, drive_metered
 from express.asl.io import MAX_PAYLOAD_BYTES
 from express.asl.loader import load_definition
 from express.asl.node import Node, Pending, is_pending
@@ -28,6 +28,9 @@ from express.handlers import HandlerRegistry
 from express.runtime.context import EventRecorder, ExecutionContext, History, MachineInfo
 from express.runtime.result import FAILED, SUCCEEDED, TIMED_OUT, ExecutionResult
 from express.types import JSON, Clock, Handler, SystemClock
+
+if TYPE_CHECKING:
+    from express.metrics import StateMachineMetrics
 
 __all__ = ["EXPRESS_TIME_LIMIT", "RecorderFactory", "Workflow", "compile_workflow"]
 
@@ -47,11 +50,20 @@ def compile_workflow(
     account: str = "111111111111",
     time_limit: float = EXPRESS_TIME_LIMIT,
     recorder_factory: RecorderFactory | None = None,
+    metrics: StateMachineMetrics | None = None,
 ) -> Workflow:
-    """Validate and compile ``definition`` (JSON text, a path, or a dict) into a Workflow."""
+    """Validate and compile ``definition`` (JSON text, a path, or a dict) into a Workflow.
+
+    ``recorder_factory`` attaches execution logs (see ``express.logs``); ``metrics`` is the
+    ``StateMachineMetrics`` that ``express.metrics.ExpressMetrics.bind`` returns, into which
+    the engine reports transitions by state type, errors, retries and handler calls.
+    """
     spec = load_definition(definition)
     registry = handlers if isinstance(handlers, HandlerRegistry) else HandlerRegistry(handlers)
-    start = compile_definition(spec, registry, region, account)
+    nodes: list[Node] = []
+    start = compile_definition(spec, registry, region, account, metrics=metrics, all_nodes=nodes)
+    if metrics is not None:
+        metrics.watch_nodes(nodes)
     return Workflow(
         spec,
         start,
@@ -61,6 +73,7 @@ def compile_workflow(
         account=account,
         time_limit=time_limit,
         recorder_factory=recorder_factory,
+        metrics=metrics,
     )
 
 
@@ -78,6 +91,7 @@ class Workflow:
         account: str,
         time_limit: float,
         recorder_factory: RecorderFactory | None,
+        metrics: StateMachineMetrics | None = None,
     ) -> None:
         self.definition = definition
         self.name = name
@@ -88,6 +102,8 @@ class Workflow:
         machine_timeout = definition.get("TimeoutSeconds")
         self.time_limit = min(time_limit, float(machine_timeout)) if machine_timeout else time_limit
         self._recorder_factory = recorder_factory
+        self.metrics = metrics
+        self._drive = drive if metrics is None else drive_metered
         # Execution ids: a random UUID prefix per workflow and a counter, so ids are unique
         # without paying for uuid4 on every execution.
         self._id_prefix = str(uuid.uuid4())[:24]
@@ -129,7 +145,7 @@ class Workflow:
                 ),
             )
         try:
-            out = drive(self._start, input, ctx)
+            out = self._drive(self._start, input, ctx)
         except StatesError as error:
             return self._finish(ctx, error)
         if is_pending(out):
@@ -173,6 +189,8 @@ class Workflow:
             event, details = "ExecutionSucceeded", {"output": output}
         else:
             status = TIMED_OUT if isinstance(error, ExecutionTimeout) else FAILED
+            if self.metrics is not None and error.error is not None:
+                self.metrics.error(error.error)
             event = "ExecutionTimedOut" if status == TIMED_OUT else "ExecutionFailed"
             details = {}
             if error.error is not None:

@@ -13,8 +13,9 @@ Each state compiles in its own query language: its ``QueryLanguage``, else the m
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from express.asl.driver import drive, drive_metered
 from express.asl.intrinsics import IntrinsicSyntaxError
 from express.asl.node import Node
 from express.asl.paths import PathSyntaxError
@@ -29,6 +30,9 @@ from express.asl.states.wait_state import compile_wait
 from express.asl.validate import validate_definition
 from express.errors import DefinitionError, Diagnostic
 from express.handlers import HandlerRegistry
+
+if TYPE_CHECKING:
+    from express.metrics import StateMachineMetrics
 
 __all__ = ["compile_definition"]
 
@@ -47,9 +51,19 @@ _COMPILERS: dict[str, StateCompiler] = {
 
 
 def compile_definition(
-    definition: Mapping[str, Any], handlers: HandlerRegistry, region: str, account: str
+    definition: Mapping[str, Any],
+    handlers: HandlerRegistry,
+    region: str,
+    account: str,
+    *,
+    metrics: StateMachineMetrics | None = None,
+    all_nodes: list[Node] | None = None,
 ) -> Node:
-    """The start node of the compiled machine; raises DefinitionError listing every problem."""
+    """The start node of the compiled machine; raises DefinitionError listing every problem.
+
+    With ``metrics``, states report errors, retries and handler calls into it and nested
+    branches count their visits; ``all_nodes`` receives every node, nested ones included.
+    """
     diagnostics = [d for d in validate_definition(definition) if d.severity == "ERROR"]
     if diagnostics:
         raise DefinitionError(diagnostics)
@@ -59,6 +73,8 @@ def compile_definition(
     def compile_scope(scope: Mapping[str, Any], pointer: str, language: str) -> Node:
         states: Mapping[str, Mapping[str, Any]] = scope["States"]
         nodes = {name: Node(name, spec.get("Type", "?")) for name, spec in states.items()}
+        if all_nodes is not None:
+            all_nodes.extend(nodes.values())
         env = StateEnv(
             nodes=nodes,
             handlers=handlers,
@@ -67,6 +83,8 @@ def compile_definition(
             compile_branch=lambda sub, ptr: compile_scope(sub, ptr, language),
             pointer=f"{pointer}/States",
             query_language=language,
+            metrics=metrics,
+            drive=drive if metrics is None else drive_metered,
         )
         for name, spec in states.items():
             state_pointer = f"{pointer}/States/{name}"

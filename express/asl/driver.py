@@ -7,13 +7,16 @@ execution, branch or iteration that never waits never creates a coroutine.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from express.asl.node import Node, Pending, is_pending
 from express.runtime.context import ExecutionContext
 from express.types import JSON
 
-__all__ = ["drive"]
+__all__ = ["Driver", "drive", "drive_metered"]
+
+Driver = Callable[[Node | None, JSON, ExecutionContext], Any]
 
 
 def drive(node: Node | None, data: JSON, ctx: ExecutionContext) -> Any:
@@ -35,6 +38,38 @@ async def _drive_async(pending: Any, ctx: ExecutionContext) -> JSON:
     steps = 0
     try:
         while node is not None:
+            step = node.run(data, ctx)
+            steps += 1
+            if is_pending(step):
+                step = await step
+            data, node = step
+    finally:
+        ctx.history.transitions += steps
+    return data
+
+
+def drive_metered(node: Node | None, data: JSON, ctx: ExecutionContext) -> Any:
+    """``drive``, also counting each node's visits for the transitions-by-state-type metric."""
+    steps = 0
+    while node is not None:
+        node.visits += 1
+        step = node.run(data, ctx)
+        steps += 1
+        if step.__class__ is tuple:
+            data, node = step
+        else:
+            ctx.history.transitions += steps
+            return Pending(_drive_metered_async, step, ctx)
+    ctx.history.transitions += steps
+    return data
+
+
+async def _drive_metered_async(pending: Any, ctx: ExecutionContext) -> JSON:
+    data, node = await pending
+    steps = 0
+    try:
+        while node is not None:
+            node.visits += 1
             step = node.run(data, ctx)
             steps += 1
             if is_pending(step):

@@ -22,12 +22,13 @@ StepResult = tuple[JSON, "Node | None"]
 
 
 class Node:
-    __slots__ = ("is_async", "name", "run", "type")
+    __slots__ = ("is_async", "name", "run", "type", "visits")
 
     def __init__(self, name: str, type_: str) -> None:
         self.name = name
         self.type = type_
         self.is_async = False
+        self.visits = 0  # counted only by the metering driver
         self.run: Callable[[JSON, Any], Any] = _unlinked
 
     def __repr__(self) -> str:

@@ -10,14 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from express.asl.driver import Driver
+from express.asl.driver import drive as drive_unmetered
 from express.asl.jsonata import QueryFailure, is_expression, references_context
 from express.asl.node import Node
 from express.errors import FieldFailure, StatesError, runtime_cause
 from express.handlers import HandlerRegistry
 from express.runtime.context import ExecutionContext
 from express.types import JSON
+
+if TYPE_CHECKING:
+    from express.metrics import StateMachineMetrics
 
 __all__ = ["StateEnv", "enter", "exit_", "fail_in_state", "record", "uses_context"]
 
@@ -33,6 +38,8 @@ class StateEnv:
     compile_branch: Callable[[Mapping[str, Any], str], Node] = field(repr=False)
     pointer: str = ""  # JSON Pointer of the States object this state belongs to
     query_language: str = "JSONPath"  # the machine's; a state may say otherwise
+    metrics: StateMachineMetrics | None = None  # errors, retries and handler calls go here
+    drive: Driver = field(default=drive_unmetered, repr=False)  # how branches and iterations run
 
     def jsonata(self, spec: Mapping[str, Any]) -> bool:
         """Whether a state uses JSONata: any QueryLanguage but exactly "JSONPath" means JSONata."""

@@ -14,7 +14,7 @@ enclosing scope's variables.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from express.asl.node import Node, Pending, StepResult, is_pending
 from express.asl.states.base import enter, exit_, fail_in_state
@@ -24,6 +24,9 @@ from express.asl.variables import Assigned
 from express.errors import ExecutionTimeout, FieldFailure, StatesError
 from express.runtime.context import ExecutionContext
 from express.types import JSON
+
+if TYPE_CHECKING:
+    from express.metrics import StateMachineMetrics
 
 __all__ = ["Attempt", "guarded_state"]
 
@@ -40,6 +43,7 @@ def guarded_state(
     track_context: bool,
     retries_visible: bool = True,
     assigns: bool = False,
+    metrics: StateMachineMetrics | None = None,
 ) -> Callable[[JSON, ExecutionContext], Any]:
     """``assigns``: whether an attempt may return ``Assigned`` (the state has an Assign)."""
 
@@ -88,10 +92,16 @@ def guarded_state(
         assert policy is not None
         delay = policy.retry_delay(error, counts)
         if delay is not None:
+            if metrics is not None:
+                metrics.error(error.error or "")
+                metrics.retry(name)
+                metrics.transition(type_)  # a retry is a transition; first entries are counted as visits
             return Pending(_retry_after, delay, data, ctx, entered, counts)
         catcher = policy.catch(error)
         if catcher is None:
-            raise error
+            raise error  # counted where it ends: a catcher further out, or the execution's failure
+        if metrics is not None:
+            metrics.error(error.error or "")
         try:
             out = catcher.output(data, ctx, error)
         except FieldFailure as failure:

@@ -17,7 +17,6 @@ from typing import Any
 
 import anyio
 
-from express.asl.driver import drive
 from express.asl.io import check_size
 from express.asl.node import Node, Pending, is_pending
 from express.asl.states.base import StateEnv, fail_in_state, record, uses_context
@@ -56,7 +55,7 @@ def compile_map(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Node | N
         child.map_item = (index, item)
         record(ctx, "MapIterationStarted", {"name": name, "index": index})
         try:
-            out = drive(processor, item_input, child)
+            out = env.drive(processor, item_input, child)
         except StatesError:
             record(ctx, "MapIterationFailed", {"name": name, "index": index})
             raise
@@ -134,5 +133,12 @@ def compile_map(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Node | N
 
     policy = compile_policy(spec, env.nodes, jsonata=jsonata, pointer=pointer)
     return guarded_state(
-        name, "Map", attempt, policy, nxt, track_context=uses_context(spec), assigns="Assign" in spec
+        name,
+        "Map",
+        attempt,
+        policy,
+        nxt,
+        track_context=uses_context(spec),
+        assigns="Assign" in spec,
+        metrics=env.metrics,
     )

@@ -15,7 +15,6 @@ from typing import Any
 
 import anyio
 
-from express.asl.driver import drive
 from express.asl.io import check_size
 from express.asl.node import Node, Pending, is_pending
 from express.asl.states.base import StateEnv, fail_in_state, record, uses_context
@@ -54,7 +53,7 @@ def compile_parallel(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Nod
         pending: list[tuple[int, Any]] = []
         try:
             for i, start in enumerate(branches):
-                out = drive(start, payload, ctx.child())
+                out = env.drive(start, payload, ctx.child())
                 if is_pending(out):
                     pending.append((i, out))
                 else:
@@ -86,7 +85,14 @@ def compile_parallel(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Nod
 
     policy = compile_policy(spec, env.nodes, jsonata=jsonata, pointer=pointer)
     return guarded_state(
-        name, "Parallel", attempt, policy, nxt, track_context=uses_context(spec), assigns="Assign" in spec
+        name,
+        "Parallel",
+        attempt,
+        policy,
+        nxt,
+        track_context=uses_context(spec),
+        assigns="Assign" in spec,
+        metrics=env.metrics,
     )
 
 

@@ -11,6 +11,7 @@ execution once abandoned).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -62,7 +63,16 @@ def compile_task(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Node | 
 
     # The common case, a plain function named by a Lambda ARN with no history recorder,
     # takes a path of its own: three history ids, one call, no event details built.
-    direct_handler = invocation.handler if static_sync and not invocation.split_payload else None
+    metered = env.metrics is not None
+    direct_handler = (
+        invocation.handler if static_sync and not invocation.split_payload and not metered else None
+    )
+    # Handler calls are counted and timed per resource (Lambda*/ServiceIntegration* metrics).
+    task_metrics = (
+        env.metrics.task(invocation.resource, "lambda" if invocation.resource_type == "lambda" else "service")
+        if env.metrics is not None
+        else None
+    )
 
     def attempt(data: JSON, ctx: ExecutionContext, entered: int) -> Any:
         try:
@@ -97,12 +107,19 @@ def compile_task(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Node | 
         # whatever it does to it cannot reach the state input or the definition.
         event = copy_event(event)
         if static_sync:
+            if task_metrics is not None:
+                task_metrics.started()
+                started = time.perf_counter()
             try:
                 value = handler(event)
             except Exception as exc:
+                if task_metrics is not None:
+                    task_metrics.failed(time.perf_counter() - started)
                 failed = handler_error(exc)
                 _failed(ctx, failed)
                 raise failed from None
+            if task_metrics is not None:
+                task_metrics.succeeded(time.perf_counter() - started)
             return finish(data, ctx, entered, payload, value)
         return Pending(_attempt_async, data, ctx, entered, payload, handler, event, timeout)
 
@@ -115,15 +132,26 @@ def compile_task(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Node | 
         event: JSON,
         timeout: float | None,
     ) -> Any:
+        if task_metrics is not None:
+            task_metrics.started()
+        started = time.perf_counter()
         try:
             value = await invocation.call_async(handler, event, timeout)
         except StatesError as error:
-            _failed(ctx, error, timed_out=error.error == "States.Timeout")
+            timed_out = error.error == "States.Timeout"
+            if task_metrics is not None:
+                seconds = time.perf_counter() - started
+                (task_metrics.timed_out if timed_out else task_metrics.failed)(seconds)
+            _failed(ctx, error, timed_out=timed_out)
             raise
         except Exception as exc:
+            if task_metrics is not None:
+                task_metrics.failed(time.perf_counter() - started)
             failed = handler_error(exc)
             _failed(ctx, failed)
             raise failed from None
+        if task_metrics is not None:
+            task_metrics.succeeded(time.perf_counter() - started)
         return finish(data, ctx, entered, payload, value)
 
     # History events, named as AWS names them for this kind of resource.
@@ -167,5 +195,12 @@ def compile_task(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Node | 
 
     policy = compile_policy(spec, env.nodes, jsonata=jsonata, pointer=pointer)
     return guarded_state(
-        name, "Task", attempt, policy, nxt, track_context=uses_context(spec), assigns="Assign" in spec
+        name,
+        "Task",
+        attempt,
+        policy,
+        nxt,
+        track_context=uses_context(spec),
+        assigns="Assign" in spec,
+        metrics=env.metrics,
     )
