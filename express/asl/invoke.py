@@ -42,7 +42,12 @@ def handler_error(exc: BaseException) -> StatesError:
     if isinstance(exc, StatesError):
         return exc
     name = type(exc).__name__
-    frames = traceback.format_tb(exc.__traceback__)[1:]  # drop the engine's own call frame
+    # Lambda's stackTrace entries, built from the frames directly: traceback.format_tb
+    # would parse each source line again to place its carets.
+    frames = [
+        f'  File "{frame.filename}", line {frame.lineno}, in {frame.name}\n    {frame.line}\n'
+        for frame in traceback.extract_tb(exc.__traceback__)[1:]  # drop the engine's own frame
+    ]
     cause = orjson.dumps(
         {
             "errorMessage": str(exc),
