@@ -43,6 +43,8 @@ test: lint typecheck conformance pytest
 
 bench: venv
 	$(BIN)/python -m benchmarks.bench_engine
+	$(BIN)/python -m benchmarks.bench_kafka
+	$(BIN)/python -m benchmarks.bench_logging
 
 broker-start: venv
 	scripts/kafka-broker start
