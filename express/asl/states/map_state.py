@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import anyio
+from anyio.abc import TaskGroup
 
 from express.asl.io import check_size
 from express.asl.node import Node, Pending, is_pending
@@ -23,8 +23,8 @@ from express.asl.states.base import StateEnv, fail_in_state, record, uses_contex
 from express.asl.states.dataflow import compile_completion
 from express.asl.states.guard import guarded_state
 from express.asl.states.map_input import compile_map_input
-from express.asl.states.parallel import _first_states_error
 from express.asl.states.policy import compile_policy
+from express.asl.states.together import run_together
 from express.errors import FieldFailure, StatesError
 from express.runtime.context import ExecutionContext
 from express.types import JSON
@@ -118,17 +118,12 @@ def compile_map(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Node | N
                 results[index] = await pending if is_pending(pending) else pending
                 pending = None
 
-        try:
-            async with anyio.create_task_group() as group:
-                group.start_soon(worker, first_pending, first)
-                for _ in range(workers - 1):
-                    group.start_soon(worker, None, -1)
-        except BaseExceptionGroup as group_error:
-            error = _first_states_error(group_error)
-            if error is None:
-                raise
-            record(ctx, "MapStateFailed", {})
-            raise error from None
+        def start_workers(group: TaskGroup) -> None:
+            group.start_soon(worker, first_pending, first)
+            for _ in range(workers - 1):
+                group.start_soon(worker, None, -1)
+
+        await run_together(ctx, start_workers, "MapStateFailed")
         return finish(data, ctx, entered, results)
 
     policy = compile_policy(spec, env.nodes, jsonata=jsonata, pointer=pointer)

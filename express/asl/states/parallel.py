@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import anyio
+from anyio.abc import TaskGroup
 
 from express.asl.io import check_size
 from express.asl.node import Node, Pending, is_pending
@@ -21,6 +21,7 @@ from express.asl.states.base import StateEnv, fail_in_state, record, uses_contex
 from express.asl.states.dataflow import compile_arguments, compile_completion
 from express.asl.states.guard import guarded_state
 from express.asl.states.policy import compile_policy
+from express.asl.states.together import run_together
 from express.errors import FieldFailure, StatesError
 from express.runtime.context import ExecutionContext
 from express.types import JSON
@@ -71,16 +72,11 @@ def compile_parallel(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Nod
         async def settle(i: int, coroutine: Any) -> None:
             results[i] = await coroutine
 
-        try:
-            async with anyio.create_task_group() as group:
-                for i, coroutine in pending:
-                    group.start_soon(settle, i, coroutine)
-        except BaseExceptionGroup as group_error:
-            error = _first_states_error(group_error)
-            if error is None:
-                raise
-            record(ctx, "ParallelStateFailed", {})
-            raise error from None
+        def start_branches(group: TaskGroup) -> None:
+            for i, coroutine in pending:
+                group.start_soon(settle, i, coroutine)
+
+        await run_together(ctx, start_branches, "ParallelStateFailed")
         return finish(data, ctx, entered, results)
 
     policy = compile_policy(spec, env.nodes, jsonata=jsonata, pointer=pointer)
@@ -94,14 +90,3 @@ def compile_parallel(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Nod
         assigns="Assign" in spec,
         metrics=env.metrics,
     )
-
-
-def _first_states_error(group: BaseExceptionGroup[Any]) -> StatesError | None:
-    for exc in group.exceptions:
-        if isinstance(exc, StatesError):
-            return exc
-        if isinstance(exc, BaseExceptionGroup):
-            inner = _first_states_error(exc)
-            if inner is not None:
-                return inner
-    return None
