@@ -199,6 +199,7 @@ class RunningBroker:
     pid: int
     workdir: Path
     process: subprocess.Popen[bytes] | None = None
+    command: tuple[str, ...] = ()  # how the JVM was started, for ``restart``
 
     @property
     def log_file(self) -> Path:
@@ -228,6 +229,31 @@ class RunningBroker:
         if self.process is not None:
             self.process.wait()
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def restart(self, *, crash: bool = True, timeout: float = 90.0) -> None:
+        """Stop the JVM (SIGKILL when ``crash``, else SIGTERM) and start it again on the same
+        ports and data, returning once it answers: for tests of a broker that goes away."""
+        if not self.command:
+            raise BrokerError("this broker was not started here: it cannot be restarted")
+        if self.alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL if crash else signal.SIGTERM)
+        if self.process is not None:
+            self.process.wait(timeout)
+        else:
+            deadline = time.monotonic() + timeout
+            while self.alive() and time.monotonic() < deadline:
+                time.sleep(0.05)
+        with open(self.workdir / "console.log", "ab") as console:
+            self.process = subprocess.Popen(
+                list(self.command),
+                stdin=subprocess.DEVNULL,
+                stdout=console,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.pid = self.process.pid
+        wait_until_answers(self, timeout)
 
     def to_json(self) -> dict[str, object]:
         return {"bootstrap": self.bootstrap, "pid": self.pid, "workdir": str(self.workdir)}
@@ -317,16 +343,17 @@ def start_broker(
         if formatted.returncode != 0:
             output = formatted.stdout + formatted.stderr
             raise BrokerError(f"formatting the KRaft log directory failed:\n{output}")
+        prefix = _die_with_parent_prefix() if die_with_parent else []
+        command = (*prefix, *jvm, "kafka.Kafka", str(server_properties))
         with open(workdir / "console.log", "wb") as console:
-            prefix = _die_with_parent_prefix() if die_with_parent else []
             process = subprocess.Popen(
-                [*prefix, *jvm, "kafka.Kafka", str(server_properties)],
+                list(command),
                 stdin=subprocess.DEVNULL,
                 stdout=console,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        broker = RunningBroker(f"127.0.0.1:{broker_port}", process.pid, workdir, process)
+        broker = RunningBroker(f"127.0.0.1:{broker_port}", process.pid, workdir, process, command)
         try:
             wait_until_answers(broker, timeout)
         except BaseException:
