@@ -8,12 +8,18 @@ The sink is the CloudWatch-style local store, whose writer thread competes for t
 like it will in production; "ALL, no I/O" isolates formatting by discarding the lines.
 Lines a sink dropped are reported: throughput bought by dropping would not count.
 
-Two levels are measured: the engine alone (``Workflow.start`` in a loop: the harshest
-ratio, since an execution there takes about ten microseconds) and the stream pipeline
-over in-memory records (decoding, envelopes, offsets and outputs included; no broker).
+Three levels are measured: the engine alone (``Workflow.start`` in a loop: the harshest
+ratio, since an execution there takes a few microseconds), the stream pipeline over
+in-memory records (decoding, envelopes, offsets and outputs included; no broker), and
+``express run`` end to end over a real Kafka broker (started with the project's broker
+tooling, as ``bench_kafka`` does, unless ``--bootstrap`` names one): a backlog of the
+IoT readings, one worker process per setting and trial, its execution logs going to a
+local store, records/s from the broker's append times of the outputs and dead letters
+(the central 80 % of the run), trials round-robin over the settings, median reported.
 
-    python -m benchmarks.bench_logging            # about a minute
-    python -m benchmarks.bench_logging --quick    # a few seconds, for a smoke check
+    python -m benchmarks.bench_logging                 # a few minutes, with a broker
+    python -m benchmarks.bench_logging --no-kafka      # in-process figures only
+    python -m benchmarks.bench_logging --quick         # a smoke check
 """
 
 from __future__ import annotations
@@ -24,12 +30,16 @@ import gc
 import importlib
 import os
 import platform
+import re
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -160,6 +170,106 @@ def pipeline_section(rounds: int, count: int, root: str) -> None:
         print(f"{'IoT router':<16} {setting.label:<20} {rate:>10,.0f} {rate / baseline:>7.2f} {lost:>8,}")
 
 
+# -- end to end over Kafka -------------------------------------------------------------------
+
+KAFKA_SETTINGS: dict[str, list[str]] = {
+    "OFF": [],
+    "ERROR": ["--execution-log-level", "ERROR", "--include-execution-data"],
+    "ALL + data": ["--execution-log-level", "ALL", "--include-execution-data"],
+    # Metrics on, logging off: what serving /metrics costs (port 0: any free port).
+    "OFF, metrics on": ["--metrics-port", "0"],
+}
+
+
+def _summary_counts(log: Path) -> tuple[int, int]:
+    """(events written, events dropped) from the worker's exit summary."""
+    text = log.read_text()
+    written = re.search(r"execution logs: (\d+) events written", text)
+    dropped = re.search(r"execution logs: .* (\d+) DROPPED", text)
+    return (int(written.group(1)) if written else 0), (int(dropped.group(1)) if dropped else 0)
+
+
+async def _kafka_trial(
+    bootstrap: str, setting: str, records: int, partitions: int, work: Path, trial: int
+) -> tuple[float, int, int]:
+    """One ``express run`` over a fresh backlog: (records/s, log events written, dropped)."""
+    from benchmarks import bench_kafka as kafka
+
+    topics = await kafka.create_topics(bootstrap, partitions)
+    pairs = kafka.readings()
+    await kafka.produce(bootstrap, topics.input, [pairs[i % len(pairs)] for i in range(records)])
+    log = work / f"{setting.replace(' ', '')}-{trial}.log"
+    store = work / f"logs-{setting.replace(' ', '')}-{trial}"
+    command = [
+        sys.executable, "-m", "express.runtime.run_cli", str(IOT / "router.asl.json"),
+        "--handlers", str(IOT / "handlers.py"), "--bootstrap-servers", bootstrap,
+        "--input-topic", topics.input, "--output-topic", topics.output, "--dlq-topic", topics.dlq,
+        "--group-id", topics.group, "--log-level", "warning", *KAFKA_SETTINGS[setting],
+    ]  # fmt: skip
+    if "--execution-log-level" in KAFKA_SETTINGS[setting]:
+        command += ["--log-destination", str(store)]
+    with open(log, "ab") as out:
+        process = subprocess.Popen(command, cwd=kafka.ROOT, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        await kafka.wait_committed(bootstrap, topics, timeout=600)
+    finally:
+        kafka.stop_contender(process)
+    written = await kafka.read_topic(bootstrap, topics.output) + await kafka.read_topic(bootstrap, topics.dlq)
+    stamps = sorted(r.timestamp for r in written)
+    low, high = len(stamps) // 10, len(stamps) * 9 // 10
+    events, dropped = _summary_counts(log)
+    shutil.rmtree(store, ignore_errors=True)
+    return (high - low) / ((stamps[high] - stamps[low]) / 1000), events, dropped
+
+
+async def _kafka_rounds(bootstrap: str, args: argparse.Namespace, work: Path) -> None:
+    rates: dict[str, list[float]] = {setting: [] for setting in KAFKA_SETTINGS}
+    events = dict.fromkeys(KAFKA_SETTINGS, 0)
+    dropped = dict.fromkeys(KAFKA_SETTINGS, 0)
+    await _kafka_trial(bootstrap, "OFF", args.records // 2, args.partitions, work, -1)  # warms the broker up
+    for trial in range(args.trials):
+        for setting in KAFKA_SETTINGS:
+            rate, written, lost = await _kafka_trial(
+                bootstrap, setting, args.records, args.partitions, work, trial
+            )
+            rates[setting].append(rate)
+            events[setting] += written
+            dropped[setting] += lost
+            print(f"  trial {trial + 1}: {setting} {rate:,.0f} records/s", file=sys.stderr, flush=True)
+    baseline = statistics.median(rates["OFF"])
+    header = (
+        f"{'express run':<16} {'logging':<20} {'records/s':>10} {'trials':>17} {'vs OFF':>7} "
+        f"{'events/rec':>10} {'dropped':>8}"
+    )
+    print(f"\n{header}\n{'-' * len(header)}")
+    for setting in KAFKA_SETTINGS:
+        rate = statistics.median(rates[setting])
+        spread = f"{min(rates[setting]):,.0f}-{max(rates[setting]):,.0f}"
+        per_record = events[setting] / (args.records * args.trials)
+        print(
+            f"{'IoT router':<16} {setting:<20} {rate:>10,.0f} {spread:>17} {rate / baseline:>7.2f} "
+            f"{per_record:>10.1f} {dropped[setting]:>8,}"
+        )
+
+
+def kafka_section(args: argparse.Namespace) -> None:
+    from express.devtools.kafka_broker import KAFKA_VERSION, start_broker
+
+    broker = None if args.bootstrap else start_broker()
+    bootstrap = args.bootstrap or broker.bootstrap  # type: ignore[union-attr]
+    print(
+        f"\n# express run over Kafka {KAFKA_VERSION if broker else '(external)'} at {bootstrap}: "
+        f"backlog of {args.records:,} readings over {args.partitions} partitions, "
+        f"{args.trials} round-robin trials, median; logs to a local store"
+    )
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-logging-kafka-") as tmp:
+            asyncio.run(_kafka_rounds(bootstrap, args, Path(tmp)))
+    finally:
+        if broker is not None:
+            broker.stop()
+
+
 def _rate(run: Callable[[Any], Any], inputs: list[Any], seconds: float) -> tuple[float, int]:
     calls = 0
     clock = time.perf_counter
@@ -179,7 +289,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="short rounds, for a smoke check")
     parser.add_argument("--rounds", type=int, default=None, help="alternating rounds per setting")
+    parser.add_argument("--no-kafka", dest="kafka", action="store_false", help="skip the Kafka section")
+    parser.add_argument("--bootstrap", help="use this broker instead of starting one")
+    parser.add_argument("--records", type=int, default=None, help="Kafka backlog per trial")
+    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--trials", type=int, default=None, help="Kafka trials per setting (median)")
     args = parser.parse_args(argv)
+    args.records = args.records or (20_000 if args.quick else 100_000)
+    args.trials = args.trials or (1 if args.quick else 3)
     rounds = args.rounds or (2 if args.quick else 7)
     seconds = 0.3 if args.quick else 1.0
 
@@ -235,6 +352,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"{rate / baseline:>7.2f} {dropped:>8,}"
                 )
         pipeline_section(rounds, 5_000 if args.quick else 20_000, root)
+    if args.kafka:
+        kafka_section(args)
     return 0
 
 

@@ -8,7 +8,7 @@ error. The second prints the event history the way the AWS console's "Execution 
 history" does: id, type, step, elapsed milliseconds since the start, and timestamp.
 ``--json`` prints the same data as one JSON document, for tools.
 
-The lead's ``express.cli`` registers the subcommand with ``add_logs_arguments`` and runs
+``express.cli`` registers the subcommand with ``add_logs_arguments`` and runs
 ``logs_command``; a bad argument raises ``UsageError`` (exit status 2), an execution
 that is not in the store gives exit status 1.
 """
@@ -27,6 +27,7 @@ from typing import Any, TextIO
 import orjson
 
 from express.errors import UsageError
+from express.logs.layout import DEFAULT_LOG_STORE as STORE_FOLDER
 from express.logs.query import (
     STATUSES,
     ExecutionSummary,
@@ -40,7 +41,7 @@ from express.runtime.context import iso_timestamp
 
 __all__ = ["DEFAULT_LOG_STORE", "add_logs_arguments", "logs_command", "parse_time"]
 
-DEFAULT_LOG_STORE = Path("express-logs")
+DEFAULT_LOG_STORE = Path(STORE_FOLDER)
 _RELATIVE = re.compile(r"(?P<amount>\d+(?:\.\d+)?)(?P<unit>ms|s|m|h|d)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 

@@ -330,12 +330,12 @@ class TopicMetrics:
 
 
 class PartitionMetrics:
-    """One assigned partition: the runtime sets ``lag`` after each fetch."""
+    """One assigned partition: the runtime refreshes ``lag`` (None until it is known) on a timer."""
 
     __slots__ = ("lag",)
 
     def __init__(self) -> None:
-        self.lag = 0
+        self.lag: int | None = None
 
 
 class ConsumerMetrics:
@@ -463,7 +463,9 @@ class ExpressMetrics(Collector):
             for reason, count in dict(topic.dead_letters).items():
                 f["express_records_dead_lettered"].add_metric((name, reason), count)
         for (topic_name, partition), bound in sorted(dict(self._partitions).items()):
-            f["express_consumer_lag_records"].add_metric((topic_name, str(partition)), bound.lag)
+            lag = bound.lag
+            if lag is not None:
+                f["express_consumer_lag_records"].add_metric((topic_name, str(partition)), lag)
         if self._fetch_ages is not None:
             ages = dict(self._fetch_ages())
             for (topic_name, partition), age in sorted(ages.items()):

@@ -7,11 +7,16 @@ is off: offsets are committed only when the runtime says every record below them
 done. Rebalances reach the runtime's listener through aiokafka's
 ``ConsumerRebalanceListener``; aiokafka awaits the listener, so a revocation finishes
 before the partitions go to another member.
+
+``KafkaSource`` is also the runtime's ``ConsumerProbe``: the end offset, the time of the
+broker's last fetch answer and the group generation of each assigned partition, read
+from the consumer's own bookkeeping (no request to the broker), for metrics and liveness.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,13 +50,19 @@ class KafkaSourceSettings:
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, listener: RebalanceListener) -> None:
+    def __init__(self, listener: RebalanceListener, assigned_at: dict[Partition, float]) -> None:
         self._listener = listener
+        self._assigned_at = assigned_at
 
     async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
         await self._listener.on_revoked([(tp.topic, tp.partition) for tp in revoked])
+        for tp in revoked:
+            self._assigned_at.pop((tp.topic, tp.partition), None)
 
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        now = time.time()
+        for tp in assigned:
+            self._assigned_at[(tp.topic, tp.partition)] = now
         await self._listener.on_assigned([(tp.topic, tp.partition) for tp in assigned])
 
 
@@ -63,6 +74,8 @@ class KafkaSource:
     def __init__(self, settings: KafkaSourceSettings) -> None:
         self.settings = settings
         self._consumer: Any = None
+        self._assigned_at: dict[Partition, float] = {}  # epoch seconds of each partition's assignment
+        self._committed_only = settings.isolation_level == "read_committed"
 
     @property
     def consumer(self) -> Any:
@@ -86,9 +99,14 @@ class KafkaSource:
             group_instance_id=s.group_instance_id,
             **s.security.client_options(),
         )
-        consumer.subscribe(list(s.topics), listener=_Listener(listener))
-        await consumer.start()
+        consumer.subscribe(list(s.topics), listener=_Listener(listener, self._assigned_at))
+        # Set before ``start``: the first assignment can reach the listener while it runs.
         self._consumer = consumer
+        try:
+            await consumer.start()
+        except BaseException:
+            self._consumer = None
+            raise
 
     async def fetch(self, timeout: float, max_records: int) -> Mapping[Partition, Sequence[RecordLike]]:
         records: Mapping[Partition, Sequence[RecordLike]] = await self._consumer.getmany(
@@ -126,3 +144,37 @@ class KafkaSource:
     async def stop(self) -> None:
         if self._consumer is not None:
             await self._consumer.stop()
+
+    # -- ConsumerProbe -------------------------------------------------------------------------
+
+    def end_offset(self, partition: Partition) -> int | None:
+        tp = self._held(partition)
+        if tp is None:
+            return None
+        end: int | None = self._consumer.highwater(tp)
+        if self._committed_only:
+            # A read_committed consumer sees no further than the last stable offset.
+            stable: int | None = self._consumer.last_stable_offset(tp)
+            if stable is not None and stable >= 0:
+                end = stable
+        return end
+
+    def fetch_age(self, partition: Partition) -> float | None:
+        tp = self._held(partition)
+        if tp is None or tp in self._consumer.paused():
+            return None
+        stamp: int | None = self._consumer.last_poll_timestamp(tp)
+        since = stamp / 1000 if stamp is not None else self._assigned_at.get(partition)
+        return None if since is None else max(time.time() - since, 0.0)
+
+    def generation(self) -> int | None:
+        # aiokafka has no public accessor; its coordinator holds the generation it joined
+        # (-1 while it is not a member).
+        generation = getattr(getattr(self._consumer, "_coordinator", None), "generation", None)
+        return generation if isinstance(generation, int) and generation >= 0 else None
+
+    def _held(self, partition: Partition) -> TopicPartition | None:
+        if self._consumer is None:
+            return None
+        tp = TopicPartition(partition[0], partition[1])
+        return tp if tp in self._consumer.assignment() else None

@@ -11,7 +11,9 @@ its ``run`` task in the application's task group.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from connectors.logsinks.kafka import KafkaLogSink
 from connectors.logsinks.stdout import StdoutLogSink
@@ -29,8 +31,12 @@ def open_log_sink(
     bootstrap_servers: str | None = None,
     retention_days: float | None = None,
     on_drop: DropReporter | None = None,
+    producer_options: Mapping[str, Any] | None = None,
 ) -> LocalLogStore | StdoutLogSink | KafkaLogSink:
-    """The sink ``destination`` names; ``log_group`` is the folder a local store writes."""
+    """The sink ``destination`` names; ``log_group`` is the folder a local store writes.
+
+    ``producer_options`` go to a Kafka sink's aiokafka producer (security settings, client id).
+    """
     text = destination.strip()
     if text in {"stdout", "-"}:
         return StdoutLogSink(on_drop=on_drop)
@@ -40,7 +46,9 @@ def open_log_sink(
             raise UsageError("log destination kafka: needs a topic, e.g. kafka:express-logs")
         if bootstrap_servers is None:
             raise UsageError(f"log destination {text!r} needs Kafka: set --bootstrap-servers")
-        return KafkaLogSink(topic, bootstrap_servers=bootstrap_servers, on_drop=on_drop)
+        return KafkaLogSink(
+            topic, bootstrap_servers=bootstrap_servers, producer_options=producer_options, on_drop=on_drop
+        )
     folder = text.removeprefix("file:")
     # "s3://..." and the like are not folders; a colon in a real folder's name is allowed.
     if not folder or (":" in folder.split("/", 1)[0] and not Path(folder).exists()):

@@ -10,7 +10,8 @@ same stream. With ``retention_days`` set, streams whose whole time bucket is old
 the retention period are deleted, as CloudWatch expires events of a group: at start-up,
 then every ``sweep_interval`` seconds, by the writer thread.
 
-``write`` only queues (see ``BatchWriter``); files are written by the writer thread.
+``write`` and ``write_framed`` only queue (see ``BatchWriter``); files are written by the
+writer thread. Queued lines are already framed as stream lines.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from express.logs.layout import (
     STREAM_PREFIX,
     VALIDATION_STREAM,
     bucket_label,
+    encode_event,
     group_dir,
     label_start_ms,
     machine_dir,
@@ -62,7 +64,7 @@ class _OpenStream:
 class LocalLogStore:
     """Log sink writing one log group of a local CloudWatch-style store."""
 
-    write: Callable[[int, bytes, str, str], None]  # LogSink.write, bound in __init__
+    write_framed: Callable[[int, bytes, str, str], None]  # bound in __init__
 
     def __init__(
         self,
@@ -109,15 +111,27 @@ class LocalLogStore:
             on_drop=on_drop,
             on_idle=self._maybe_sweep,
         )
-        self.write = self._fast_write()
+        self.write_framed = self._fast_write()
+
+    def write(
+        self, event_timestamp_ms: int, line: bytes, state_machine_name: str, execution_arn: str
+    ) -> None:
+        """Queue one AWS record (``LogSink.write``); it is framed here."""
+        self.write_framed(
+            event_timestamp_ms, encode_event(event_timestamp_ms, line), state_machine_name, execution_arn
+        )
 
     def _fast_write(self) -> Callable[[int, bytes, str, str], None]:
-        # ``write`` runs once per logged event: the queue's checks, inlined.
+        # ``write_framed`` runs once per logged event: the queue's checks, inlined. The
+        # execution logger frames the line in the template fill that makes the record,
+        # so the writer thread, which competes for the GIL, only joins lines.
         queue = self._writer.queue
         items, capacity, wake_at, wake = queue.items, queue.capacity, queue.wake_at, queue.on_batch
         offer = queue.offer
 
-        def write(event_timestamp_ms: int, line: bytes, state_machine_name: str, execution_arn: str) -> None:
+        def write_framed(
+            event_timestamp_ms: int, line: bytes, state_machine_name: str, execution_arn: str
+        ) -> None:
             if len(items) < capacity and not queue.closing:
                 items.append((event_timestamp_ms, line, state_machine_name))
                 if len(items) == wake_at and wake is not None:
@@ -125,7 +139,7 @@ class LocalLogStore:
             else:
                 offer((event_timestamp_ms, line, state_machine_name))  # counts the loss
 
-        return write
+        return write_framed
 
     def stats(self) -> SinkStats:
         return self._writer.stats()
@@ -184,7 +198,7 @@ class LocalLogStore:
                     self._append((machine, start), b"".join(lines))
                 machine, start = entry_machine, timestamp_ms - timestamp_ms % width
                 end, lines = start + width, []
-            lines.append(b'{"timestamp":%d,"message":%s}\n' % (timestamp_ms, line))
+            lines.append(line)
         if lines and machine is not None:
             self._append((machine, start), b"".join(lines))
         # Keep the current and the previous bucket open: events near a boundary may arrive late.

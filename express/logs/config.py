@@ -29,8 +29,11 @@ _GROUP_ARN = re.compile(r"arn:[^:]+:logs:[^:]*:[^:]*:log-group:(?P<name>[^:]+):\
 
 
 def default_log_group(state_machine_name: str) -> str:
-    """The group the AWS console creates for a state machine: ``/aws/vendedlogs/states/<name>-Logs``."""
-    return f"/aws/vendedlogs/states/{state_machine_name}-Logs"
+    """``/aws/vendedlogs/states/<name>``: under the prefix AWS recommends for Step Functions groups.
+
+    (The console names the group it creates ``.../<name>-Logs``; pass that explicitly to match.)
+    """
+    return f"/aws/vendedlogs/states/{state_machine_name}"
 
 
 @dataclass(frozen=True, slots=True)

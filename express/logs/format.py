@@ -67,7 +67,13 @@ _DATA_KEYS = frozenset(
 
 
 def dumps_payload(value: JSON) -> bytes:
-    """Compact JSON text of a payload, whatever numbers it holds."""
+    """Compact JSON text of a payload, whatever keys and numbers it holds."""
+    try:
+        # Payloads parsed from JSON have string keys only; orjson is twice as fast without
+        # the option that allows others, and writes the same bytes.
+        return orjson.dumps(value)
+    except TypeError:
+        pass
     try:
         return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
     except TypeError:

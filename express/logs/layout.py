@@ -31,6 +31,7 @@ from urllib.parse import quote, unquote
 import orjson
 
 __all__ = [
+    "DEFAULT_LOG_STORE",
     "STREAM_PREFIX",
     "VALIDATION_STREAM",
     "bucket_label",
@@ -44,6 +45,8 @@ __all__ = [
     "stream_name",
 ]
 
+# The store ``express run`` writes and ``express logs`` reads unless told otherwise.
+DEFAULT_LOG_STORE = "express-logs"
 STREAM_PREFIX = "states"
 VALIDATION_STREAM = "log_stream_created_by_aws_to_validate_log_delivery_subscriptions"
 _LABEL_FORMAT = "%Y-%m-%d-%H-%M"

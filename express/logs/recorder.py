@@ -5,8 +5,9 @@ filter and the payload shaping, and keeps the per-event-type encoding plans
 (``express.logs.encoder``) that all its executions share. ``recorder(execution_arn)``
 then returns the per-execution callable. Per event it does a set lookup (levels other
 than ``ALL``), a plan lookup, the payload encodings, one template fill and
-``sink.write``. ``admits(event_type)`` lets the engine skip building the details of
-events the level does not write.
+``sink.write``; at ERROR and FATAL, where most executions write nothing, an execution's
+set-up waits for its first event that passes the filter. ``admits(event_type)`` lets the
+engine skip building the details of events the level does not write.
 
 The engine calls the recorder with AWS's event ids, ``previous_event_id`` as AWS sets it
 and the time in epoch seconds; ``details`` carries raw JSON values under AWS's camelCase
@@ -25,7 +26,7 @@ from typing import Any
 from express.logs.config import LoggingConfiguration
 from express.logs.encoder import Memo, Plan, encode_tail, plan_for
 from express.logs.levels import admitted_event_types
-from express.logs.sink import LogSink
+from express.logs.sink import LogSink, WriteLine
 
 __all__ = ["ExecutionLogger", "Recorder", "make_recorder"]
 
@@ -39,7 +40,7 @@ _log = logging.getLogger("express.logs")
 class ExecutionLogger:
     """Everything about logging that is fixed for a state machine, prepared once."""
 
-    __slots__ = ("_admitted", "_plans", "config", "sink", "state_machine_name")
+    __slots__ = ("_admitted", "_framed", "_plans", "_write", "config", "sink", "state_machine_name")
 
     def __init__(self, config: LoggingConfiguration, sink: LogSink, state_machine_name: str) -> None:
         self.config = config
@@ -47,6 +48,10 @@ class ExecutionLogger:
         self.state_machine_name = state_machine_name
         self._admitted = admitted_event_types(config.level)
         self._plans: dict[str, Plan] = {}
+        # A sink that stores framed lines takes them framed: one template fill makes both.
+        framed_write = getattr(sink, "write_framed", None)
+        self._framed = framed_write is not None
+        self._write: WriteLine = framed_write if framed_write is not None else sink.write
 
     def admits(self, event_type: str) -> bool:
         """Whether the level writes events of this type (the engine may skip the others)."""
@@ -57,34 +62,46 @@ class ExecutionLogger:
         if not self.config.enabled:
             return None
         admitted = self._admitted
-        plans = self._plans
-        include_data = self.config.include_execution_data
-        write = self.sink.write
-        machine = self.state_machine_name
-        tail = encode_tail(execution_arn)
-        memo = Memo()
+        if admitted is not None:
+            return self._filtering(execution_arn, admitted)
+        return self._recorder(execution_arn)
+
+    def _filtering(self, execution_arn: str, admitted: frozenset[str]) -> Recorder:
+        # Most executions write nothing at ERROR or FATAL: the per-execution set-up waits
+        # until an event passes the filter.
+        write: list[Recorder] = []
 
         def record(
             event_id: int, event_type: str, details: dict[str, Any], previous_event_id: int, timestamp: float
         ) -> None:
-            if admitted is not None and event_type not in admitted:
-                return
+            if event_type in admitted:
+                if not write:
+                    write.append(self._recorder(execution_arn))
+                write[0](event_id, event_type, details, previous_event_id, timestamp)
+
+        return record
+
+    def _recorder(self, execution_arn: str) -> Recorder:
+        plans = self._plans
+        include_data = self.config.include_execution_data
+        framed = self._framed
+        write = self._write
+        machine = self.state_machine_name
+        memo = Memo(encode_tail(execution_arn) + (b"}\n" if framed else b""))
+
+        def record(
+            event_id: int, event_type: str, details: dict[str, Any], previous_event_id: int, timestamp: float
+        ) -> None:
             try:
                 plan = plans.get(event_type)
                 if plan is None or not details.keys() <= plan.keys:
-                    plan = plan_for(plans, event_type, details, include_data)
+                    plan = plan_for(plans, event_type, details, include_data, framed)
                 timestamp_ms = round(timestamp * 1000)
-                line = plan.template % (
-                    event_id,
-                    plan.details(details, memo),
-                    previous_event_id,
-                    timestamp_ms,
-                    tail,
-                )
+                line = plan.line(event_id, details, previous_event_id, timestamp_ms, memo)
             except Exception:
                 # A value the engine passed cannot be written as JSON: a defect, reported
                 # loudly, but never a reason to fail the execution itself.
-                memo.value = Memo().value
+                memo.value = Memo().value  # forget a handover that may be half done
                 _log.exception(
                     "could not format history event %s (%s) of %s", event_id, event_type, execution_arn
                 )

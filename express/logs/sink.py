@@ -7,6 +7,12 @@ delivery fails, the sink counts the lost lines by reason and reports them (a met
 a warning), so a loss is never silent. AWS's contract for Express logs is the same:
 delivery is best effort and never slows an execution.
 
+A sink that stores each record framed as a CloudWatch log event line
+(``{"timestamp": ..., "message": <record>}`` and a newline, ``layout.encode_event``) may
+also offer ``write_framed``, taking the line already framed: the execution logger then
+frames it in the same template fill that formats the record, and the sink's writer only
+concatenates lines.
+
 Reasons a sink reports: ``full`` (buffer at capacity), ``failed`` (delivery raised),
 ``closed`` (written after close, or still queued when closing gave up waiting).
 """
@@ -17,12 +23,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["DROP_REASONS", "DropReporter", "LogSink", "SinkStats"]
+__all__ = ["DROP_REASONS", "DropReporter", "LogSink", "SinkStats", "WriteLine"]
 
 DROP_REASONS = ("full", "failed", "closed")
 
 # Called by a sink's writer (never on the hot path) with a reason and how many lines it lost.
 DropReporter = Callable[[str, int], None]
+
+# (event_timestamp_ms, line, state_machine_name, execution_arn) -> None: ``LogSink.write``,
+# or a sink's ``write_framed``.
+WriteLine = Callable[[int, bytes, str, str], None]
 
 
 class LogSink(Protocol):

@@ -1,5 +1,6 @@
 """Run time: records in, one execution per record, outputs and dead letters out.
 
-The modules here never import a connector; sources and sinks arrive as objects that
-satisfy the protocols in ``express.runtime.records``.
+Sources and sinks arrive as objects that satisfy the protocols in
+``express.runtime.records``; only the wiring modules, ``worker`` and ``telemetry``, know
+the connectors, and they import them inside the functions that build them.
 """

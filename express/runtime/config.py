@@ -15,6 +15,12 @@ A config file uses the same names as the options, with ``_`` or ``-``::
 
 The mode follows from what is set: with ``bootstrap_servers`` the stream is Kafka,
 otherwise JSON lines from ``input_file`` (or stdin) to ``output_file`` (or stdout).
+
+Execution logs follow AWS's ``LoggingConfiguration``: ``execution_log_level``,
+``include_execution_data`` and ``log_group``, or all three at once from AWS's JSON
+document (``logging_configuration = "FILE"``, read here, once). They are distinct from
+``log_level``, which is the worker's own Python logging. A logging setting that would
+quietly log nothing (a destination without a level) is refused, not ignored.
 """
 
 from __future__ import annotations
@@ -31,6 +37,9 @@ from typing import Any
 import orjson
 
 from express.errors import UsageError
+from express.logs.config import LoggingConfiguration, default_log_group
+from express.logs.layout import DEFAULT_LOG_STORE
+from express.logs.levels import LogLevel
 from express.runtime.ordering import ORDERINGS, PARTITION
 
 __all__ = ["RunConfig", "load_config"]
@@ -85,6 +94,14 @@ class RunConfig:
     log_level: str | None = None  # default: info with Kafka, warning for JSON lines
     metrics_port: int | None = None  # /metrics and /healthz; worker i of --processes serves port + i
     metrics_host: str = "127.0.0.1"
+    stall_timeout: float = 60.0  # /healthz fails once a partition goes this long without a fetch
+    # execution logs (AWS's LoggingConfiguration); distinct from log_level above
+    execution_log_level: str | None = None  # ALL, ERROR, FATAL or OFF (the default)
+    include_execution_data: bool | None = None  # default: false
+    log_destination: str | None = None  # stdout, kafka:<topic> or a folder (default: DEFAULT_LOG_STORE)
+    log_group: str | None = None  # default: /aws/vendedlogs/states/<state machine name>
+    log_retention_days: float | None = None  # a folder destination only
+    logging_configuration: str | None = None  # AWS's LoggingConfiguration JSON; sets the three above
 
     def __repr__(self) -> str:
         # Secrets stay out of logs and tracebacks.
@@ -115,6 +132,22 @@ class RunConfig:
     def effective_group_id(self) -> str:
         return self.group_id or f"express-{self.machine_name}"
 
+    @property
+    def logging(self) -> LoggingConfiguration:
+        """The execution logs' configuration (raises ``UsageError`` on a bad level or group)."""
+        level = (self.execution_log_level or LogLevel.OFF).upper()
+        if level not in LogLevel.__members__:
+            raise UsageError(f"--execution-log-level must be ALL, ERROR, FATAL or OFF, not {level!r}")
+        return LoggingConfiguration(
+            LogLevel(level),
+            include_execution_data=bool(self.include_execution_data),
+            log_group=self.log_group or default_log_group(self.machine_name),
+        )
+
+    @property
+    def effective_log_destination(self) -> str:
+        return self.log_destination or DEFAULT_LOG_STORE
+
     def validate(self) -> None:
         """Raise ``UsageError`` saying how to fix the first problem found."""
         if not self.definition:
@@ -128,6 +161,9 @@ class RunConfig:
                 raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
         if self.commit_interval <= 0 or self.drain_timeout < 0:
             raise UsageError("--commit-interval must be positive and --drain-timeout not negative")
+        if self.stall_timeout <= 0:
+            raise UsageError("--stall-timeout must be positive")
+        self._validate_execution_logs()
         if self.kafka:
             if not self.input_topic or not self.output_topic:
                 raise UsageError("with --bootstrap-servers, set --input-topic and --output-topic")
@@ -144,6 +180,41 @@ class RunConfig:
                 raise UsageError("--processes applies to Kafka only: a file stream runs in one process")
             if self.exactly_once:
                 raise UsageError("--exactly-once applies to Kafka only")
+
+    def _validate_execution_logs(self) -> None:
+        settings = self.logging
+        shaping = {
+            "--include-execution-data": self.include_execution_data or None,
+            "--log-destination": self.log_destination,
+            "--log-group": self.log_group,
+            "--log-retention-days": self.log_retention_days,
+        }
+        given = [option for option, value in shaping.items() if value is not None]
+        if self.execution_log_level is None and given:
+            # AWS reads such a configuration as OFF and logs nothing; say so instead.
+            raise UsageError(
+                f"{given[0]} is set but --execution-log-level is not, so nothing would be logged "
+                "(the default level is OFF); set --execution-log-level ALL, ERROR or FATAL "
+                "(or OFF explicitly)"
+            )
+        if not settings.enabled:
+            return
+        destination = self.effective_log_destination.strip()
+        if destination.startswith("kafka:"):
+            if not destination.removeprefix("kafka:"):
+                raise UsageError("--log-destination kafka: needs a topic, e.g. kafka:express-logs")
+            if not self.kafka:
+                raise UsageError(f"--log-destination {destination} needs Kafka: set --bootstrap-servers")
+        elif destination in {"stdout", "-"} and not self.kafka and self.output_file in {None, "-"}:
+            raise UsageError(
+                "--log-destination stdout would mix log records with the outputs on stdout; "
+                "set --output-file, or log to a folder"
+            )
+        if self.log_retention_days is not None:
+            if destination in {"stdout", "-"} or destination.startswith("kafka:"):
+                raise UsageError("--log-retention-days applies to a folder --log-destination only")
+            if self.log_retention_days <= 0:
+                raise UsageError("--log-retention-days must be positive")
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(RunConfig)}
@@ -218,6 +289,33 @@ def load_config(
         if raw is not None:
             values[name] = _convert(name, raw, f"EXPRESS_{name.upper()}")
     values.update(cli)
+    if values.get("logging_configuration"):
+        values.update(_read_logging_configuration(values))
     config = RunConfig(**values)
     config.validate()
     return config
+
+
+def _read_logging_configuration(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The level, data flag and log group of AWS's LoggingConfiguration document in a file."""
+    path = values["logging_configuration"]
+    clashing = [
+        name for name in ("execution_log_level", "include_execution_data", "log_group") if name in values
+    ]
+    if clashing:
+        option = "--" + clashing[0].replace("_", "-")
+        raise UsageError(f"{option} and --logging-configuration both set the execution logs; keep one")
+    try:
+        document = orjson.loads(Path(path).read_bytes())
+    except OSError as exc:
+        raise UsageError(f"cannot read logging configuration {path}: {exc.strerror}") from None
+    except orjson.JSONDecodeError as exc:
+        raise UsageError(f"logging configuration {path} is not valid JSON: {exc}") from None
+    if not isinstance(document, dict):
+        raise UsageError(f"logging configuration {path} must hold a JSON object (AWS's LoggingConfiguration)")
+    config = LoggingConfiguration.from_aws(document)
+    return {
+        "execution_log_level": config.level.value,
+        "include_execution_data": config.include_execution_data,
+        "log_group": config.log_group,
+    }

@@ -130,6 +130,8 @@ class Pipeline:
     ) -> None:
         self._settings = settings = settings or PipelineSettings()
         self._meter = meter
+        # Bound once: the one metrics call ``_begin`` makes per record.
+        self._execution_started = meter.machine.execution_started if meter is not None else None
         self._transactions = transactions
         self._transaction_lock = asyncio.Lock()
         self.stats = settings.stats
@@ -253,6 +255,8 @@ class Pipeline:
                     await self._wait_progress(settings.commit_interval)
             self._reap()
             if time.monotonic() >= next_commit:
+                if self._meter is not None:
+                    self._meter.refresh(self._undone())
                 if self._transactions is None:
                     await self._commit(self._partitions.values())
                 elif not await self._commit_transaction(final=False):
@@ -312,8 +316,8 @@ class Pipeline:
             data = check_input(value)
         except InvalidInputError as rejected:
             return _not_started(name, rejected.error, rejected.cause)
-        if self._meter is not None:
-            self._meter.machine.execution_started()
+        if self._execution_started is not None:
+            self._execution_started()
         try:
             # The size is known here; the engine need not measure the input again.
             return self._start(data, name, input_size=len(value))  # type: ignore[arg-type]
@@ -388,10 +392,16 @@ class Pipeline:
     ) -> None:
         """Finish ``record``, then run the records queued behind it in its lane."""
         while True:
+            began = time.monotonic()
             try:
                 result = await running
             except Exception as exc:
                 result = _internal_failure(part.envelope.prefix + str(record.offset), exc)
+            except asyncio.CancelledError:
+                # Abandoned unfinished (revocation, drain timeout, a second interrupt).
+                if self._meter is not None:
+                    self._meter.aborted(time.monotonic() - began)
+                raise
             slot[1] = await self._emit(part, record, result)
             self._wake()
             if lane is None:
@@ -466,6 +476,10 @@ class Pipeline:
                 self._meter.committed(time.monotonic() - started, False)
             log.warning("commit rejected, the partitions moved: %s", exc)
             return
+        except Exception:
+            if self._meter is not None:
+                self._meter.committed(time.monotonic() - started, False)
+            raise
         self.stats.commits += 1
         if self._meter is not None:
             self._meter.committed(time.monotonic() - started, True)
@@ -527,7 +541,12 @@ class Pipeline:
                 ]
                 if due:
                     started = time.monotonic()
-                    await self._transactions.commit({part.key: offset for part, offset in due})
+                    try:
+                        await self._transactions.commit({part.key: offset for part, offset in due})
+                    except Exception:
+                        if self._meter is not None:
+                            self._meter.committed(time.monotonic() - started, False)
+                        raise
                     self.stats.commits += 1
                     if self._meter is not None:
                         self._meter.committed(time.monotonic() - started, True)
@@ -557,6 +576,14 @@ class Pipeline:
             if remaining <= 0:
                 return False
             await self._wait_progress(min(remaining, 1.0))
+
+    def _undone(self) -> dict[Partition, int | None]:
+        """Per partition, the first offset not done: its oldest pending record's, or one past the
+        last record done; None when nothing was fetched from it in this assignment."""
+        return {
+            key: part.tracker.pending[0][0] if part.tracker.pending else part.tracker.committable
+            for key, part in self._partitions.items()
+        }
 
     def _forget(self, part: _Partition) -> None:
         for task in part.tasks:

@@ -23,6 +23,7 @@ from typing import Any, Protocol, TypeAlias
 
 __all__ = [
     "CommitRejectedError",
+    "ConsumerProbe",
     "DELIVERED",
     "Delivery",
     "Headers",
@@ -142,6 +143,26 @@ class Source(Protocol):
         ...
 
     async def stop(self) -> None: ...
+
+
+class ConsumerProbe(Protocol):
+    """What a group consumer can tell about its partitions, asked off the hot path (for metrics).
+
+    Each answer is None when the consumer does not know (yet), or, for ``fetch_age``, when
+    no fetch is due (the partition is paused).
+    """
+
+    def end_offset(self, partition: Partition) -> int | None:
+        """The offset the next record appended to the partition will get, as last seen."""
+        ...
+
+    def fetch_age(self, partition: Partition) -> float | None:
+        """Seconds since the broker last answered a fetch of the partition (since assignment)."""
+        ...
+
+    def generation(self) -> int | None:
+        """The consumer group's generation this member joined."""
+        ...
 
 
 class Transactions(Protocol):

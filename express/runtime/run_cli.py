@@ -14,6 +14,8 @@ import sys
 from collections.abc import Sequence
 
 from express.errors import ExpressError
+from express.logs.layout import DEFAULT_LOG_STORE
+from express.logs.levels import LogLevel
 from express.runtime.config import LOOPS, load_config
 from express.runtime.ordering import ORDERINGS
 
@@ -23,7 +25,10 @@ _EPILOG = """\
 examples:
   express run router.asl.json --handlers handlers.py --input-file readings.jsonl
   express run router.asl.json --handlers handlers.py --bootstrap-servers 127.0.0.1:9092 \\
-      --input-topic readings --output-topic routed --dlq-topic routed-dlq --ordering key
+      --input-topic readings --output-topic routed --dlq-topic routed-dlq --ordering key \\
+      --execution-log-level ALL --include-execution-data --log-destination express-logs \\
+      --metrics-port 9358
+  express logs --store express-logs          # the executions the run above logged
 
 Every option can also come from a TOML config file (--config, or EXPRESS_CONFIG) and
 from EXPRESS_<OPTION> environment variables, e.g. EXPRESS_BOOTSTRAP_SERVERS or
@@ -97,6 +102,52 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         "--metrics-port", default=s, type=int, help="serve /metrics and /healthz (worker i: port+i)"
     )
     runtime.add_argument("--metrics-host", default=s, help="address to serve them on (default: 127.0.0.1)")
+    runtime.add_argument(
+        "--stall-timeout",
+        default=s,
+        type=float,
+        metavar="SECONDS",
+        help="/healthz fails once an assigned partition goes this long without a fetch (default: 60)",
+    )
+
+    logs = parser.add_argument_group(
+        "execution logs (AWS's LoggingConfiguration; --log-level is the worker's own logging)"
+    )
+    logs.add_argument(
+        "--execution-log-level",
+        default=s,
+        type=str.upper,
+        choices=[level.value for level in LogLevel],
+        help="which history events to log, as AWS's level (default: OFF)",
+    )
+    logs.add_argument(
+        "--include-execution-data",
+        default=s,
+        action=argparse.BooleanOptionalAction,
+        help="log inputs, outputs and parameters too (AWS's includeExecutionData)",
+    )
+    logs.add_argument(
+        "--log-destination",
+        default=s,
+        metavar="stdout|kafka:TOPIC|FOLDER",
+        help=f"where log records go (default: the folder {DEFAULT_LOG_STORE}, which `express logs` reads)",
+    )
+    logs.add_argument(
+        "--log-group", default=s, metavar="NAME", help="default: /aws/vendedlogs/states/<state machine name>"
+    )
+    logs.add_argument(
+        "--log-retention-days",
+        default=s,
+        type=float,
+        metavar="DAYS",
+        help="delete a folder's log streams older than this (default: keep them)",
+    )
+    logs.add_argument(
+        "--logging-configuration",
+        default=s,
+        metavar="FILE",
+        help="AWS's LoggingConfiguration JSON (level, includeExecutionData, destinations)",
+    )
 
 
 def run_command(args: argparse.Namespace) -> int:

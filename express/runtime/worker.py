@@ -10,7 +10,11 @@ In a worker, the first SIGTERM or SIGINT asks the pipeline to stop gracefully (s
 fetching, finish in-flight executions within the drain timeout, flush, commit, exit 0);
 a second SIGINT abandons in-flight work without committing it (exit 130).
 
-This module is wiring: it is the one place in ``express.runtime`` that knows the
+Each worker builds its ``Telemetry`` (execution logs, metrics) before compiling the
+workflow, which writes into both; the log sink is flushed when the worker stops, and
+the summary printed on exit says what it wrote and dropped.
+
+This module is wiring: with ``telemetry``, it is where ``express.runtime`` knows the
 connectors, and it imports them only inside the functions that build them.
 """
 
@@ -33,11 +37,9 @@ from typing import Any
 from express.errors import UsageError
 from express.runtime.config import RunConfig
 from express.runtime.pipeline import Pipeline, PipelineSettings, Workflow
-from express.runtime.records import Sink, Source, Transactions
+from express.runtime.records import ConsumerProbe, Sink, Source, Transactions
 from express.runtime.stats import Stats
-
-if typing.TYPE_CHECKING:
-    from express.runtime.metrics import RuntimeMeter
+from express.runtime.telemetry import Telemetry
 
 __all__ = ["build_workflow", "run", "run_worker"]
 
@@ -76,8 +78,11 @@ def configure_logging(config: RunConfig, index: int | None = None) -> None:
     kafka.addFilter(_DropTransient())
 
 
-def build_workflow(config: RunConfig) -> Workflow:
-    """Compile the configured definition with its handlers (raises the engine's errors)."""
+def build_workflow(config: RunConfig, telemetry: Telemetry | None = None) -> Workflow:
+    """Compile the configured definition with its handlers (raises the engine's errors).
+
+    With ``telemetry``, the workflow writes its execution logs and engine metrics there.
+    """
     from express.handlers import load_handlers
     from express.workflow import compile_workflow
 
@@ -87,7 +92,13 @@ def build_workflow(config: RunConfig) -> Workflow:
     except OSError as exc:
         raise UsageError(f"cannot read definition {config.definition}: {exc.strerror}") from None
     handlers = load_handlers(config.handlers) if config.handlers else None
-    return compile_workflow(definition, handlers=handlers, name=config.machine_name)
+    return compile_workflow(
+        definition,
+        handlers=handlers,
+        name=config.machine_name,
+        recorder_factory=telemetry.recorder_factory if telemetry is not None else None,
+        metrics=telemetry.machine_metrics if telemetry is not None else None,
+    )
 
 
 def run(config: RunConfig) -> int:
@@ -113,19 +124,27 @@ _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 def _run_worker(config: RunConfig, index: int | None, early: list[int]) -> int:
     configure_logging(config, index)
-    workflow = build_workflow(config)
-    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
-    if config.loop == "uvloop":
-        import uvloop
-
-        loop_factory = uvloop.new_event_loop
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
-        return runner.run(_serve(config, workflow, index or 0, early))
-
-
-async def _serve(config: RunConfig, workflow: Workflow, index: int, early: list[int]) -> int:
-    signals = _Signals(stop_requested=bool(early))
     stats = Stats()
+    telemetry = Telemetry(config, stats)
+    try:
+        workflow = build_workflow(config, telemetry)
+        loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
+        if config.loop == "uvloop":
+            import uvloop
+
+            loop_factory = uvloop.new_event_loop
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            status = runner.run(_serve(config, workflow, telemetry, stats, index=index or 0, early=early))
+    finally:
+        telemetry.close()  # a no-op once the loop stopped it; here for a start that failed
+    _summary(stats, telemetry)
+    return status
+
+
+async def _serve(
+    config: RunConfig, workflow: Workflow, telemetry: Telemetry, stats: Stats, *, index: int, early: list[int]
+) -> int:
+    signals = _Signals(stop_requested=bool(early))
     settings = PipelineSettings(
         ordering=config.ordering,
         max_in_flight=config.max_in_flight,
@@ -137,62 +156,26 @@ async def _serve(config: RunConfig, workflow: Workflow, index: int, early: list[
     async with contextlib.AsyncExitStack() as stack:
         if config.kafka:
             source, output, dead_letters, transactions = await _kafka(config, index, stack)
+            probe: ConsumerProbe | None = typing.cast(ConsumerProbe, source)
         else:
             source, output, dead_letters, transactions = _files(config, stack)
-        meter = await _serve_metrics(config, stats, index, stack) if config.metrics_port is not None else None
+            probe = None
+        # Pushed last, so it unwinds first: the log sink is flushed once the pipeline is done.
+        stack.push_async_callback(telemetry.stop)
+        await telemetry.start(index, probe)
         pipeline = Pipeline(
-            workflow, source, output, dead_letters, settings, meter=meter, transactions=transactions
+            workflow, source, output, dead_letters, settings, meter=telemetry.meter, transactions=transactions
         )
         signals.attach(pipeline)
         try:
             await pipeline.run()
         except asyncio.CancelledError:
             log.warning("interrupted: in-flight work abandoned, not committed")
-            _summary(stats)
             return 130
         except Exception as exc:
             log.error("stopped on an error; nothing past it was committed: %s", exc)
-            _summary(stats)
             return 1
-    _summary(stats)
     return 0
-
-
-async def _serve_metrics(
-    config: RunConfig, stats: Stats, index: int, stack: contextlib.AsyncExitStack
-) -> RuntimeMeter:
-    """Bind the metrics and serve /metrics and /healthz beside the pipeline (port + index)."""
-    from prometheus_client import CollectorRegistry
-
-    from express.health import ConsumerHealth, serve_http
-    from express.metrics import ExpressMetrics
-    from express.runtime.metrics import RuntimeMeter
-
-    assert config.metrics_port is not None
-    meter = RuntimeMeter(
-        ExpressMetrics(CollectorRegistry()),
-        state_machine=config.machine_name,
-        outputs=config.output_topic or config.output_file or "stdout",
-        dead_letters=config.dlq_topic or config.dlq_file or "stderr",
-        stats=stats,
-        max_in_flight=config.max_in_flight,
-    )
-    server = asyncio.ensure_future(
-        serve_http(
-            meter.registry,
-            ConsumerHealth(meter.fetch_ages),
-            host=config.metrics_host,
-            port=config.metrics_port + index,
-        )
-    )
-
-    async def stop_serving() -> None:
-        server.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await server
-
-    stack.push_async_callback(stop_serving)
-    return meter
 
 
 # What a stream needs: source, output sink, dead-letter sink, and transactions if exactly-once.
@@ -237,7 +220,7 @@ class _Signals:
         self._stop()
 
 
-def _summary(stats: Stats) -> None:
+def _summary(stats: Stats, telemetry: Telemetry) -> None:
     s = stats
     print(
         f"express run: {s.records} records, {s.succeeded} succeeded, {s.dead_letters} dead letters "
@@ -245,6 +228,9 @@ def _summary(stats: Stats) -> None:
         f"{s.transitions} state transitions; paused {s.pauses} times, peak {s.in_flight_peak} in flight",
         file=sys.stderr,
     )
+    logs = telemetry.summary()
+    if logs is not None:
+        print(f"express run: {logs}", file=sys.stderr)
 
 
 async def _kafka(config: RunConfig, index: int, stack: contextlib.AsyncExitStack) -> Wiring:

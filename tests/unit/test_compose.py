@@ -2,8 +2,9 @@
 
 The Compose file must be valid YAML with the Compose schema's essentials right, every
 file it mounts or builds from must exist, the worker's command must parse with the real
-``express run`` options and agree with Kafka's listeners, the topics created and the
-port Prometheus scrapes; Prometheus, Grafana and the alert rules must only name metric
+``express run`` options into a valid configuration (metrics reachable from Prometheus's
+container, execution logs kept in a volume) and agree with Kafka's listeners, the topics
+created and the port Prometheus scrapes; Prometheus, Grafana and the alert rules must only name metric
 families the worker defines.
 """
 
@@ -57,9 +58,31 @@ RESTART_POLICIES = {"no", "always", "on-failure", "unless-stopped"}
 PORT = re.compile(r"(?:(?P<ip>[\d.]+):)?(?P<host>\d+):(?P<container>\d+)(?:/(?:tcp|udp))?")
 
 
+_VARIABLE = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
+
+
+def _interpolate(value: Any) -> Any:
+    """Resolve ``${NAME:-default}`` to its default and ``$$`` to ``$``, as ``docker compose``
+    does with nothing set in the environment; every variable must have a default."""
+    if isinstance(value, str):
+
+        def resolve(match: re.Match[str]) -> str:
+            if match.group(0) == "$$":
+                return "$"
+            assert match["default"] is not None, f"${{{match['name']}}} has no default"
+            return match["default"]
+
+        return _VARIABLE.sub(resolve, value)
+    if isinstance(value, list):
+        return [_interpolate(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _interpolate(item) for key, item in value.items()}
+    return value
+
+
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
-    document = yaml.safe_load(COMPOSE.read_text())
+    document = _interpolate(yaml.safe_load(COMPOSE.read_text()))
     assert isinstance(document, dict)
     return document
 
@@ -242,7 +265,37 @@ def test_worker_command_parses_with_the_real_cli(services: dict[str, dict[str, A
     args = vars(parser.parse_args(command[1:]))
     assert args["definition"] == command[1]
     assert args["metrics_port"] == int(_option(command, "--metrics-port"))
+    assert args["metrics_host"] == _option(command, "--metrics-host")
     assert args["bootstrap_servers"] == _internal_bootstrap(services)
+    assert args["execution_log_level"] == _option(command, "--execution-log-level")
+    assert args["include_execution_data"] is True
+    assert args["log_destination"] == _option(command, "--log-destination")
+
+
+def test_worker_options_load_into_a_valid_config_that_serves_metrics_and_keeps_logs(
+    compose: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    run_cli = pytest.importorskip("express.runtime.run_cli")
+    config_module = pytest.importorskip("express.runtime.config")
+    parser = argparse.ArgumentParser()
+    run_cli.add_run_arguments(parser)
+    worker = services["worker"]
+    environ = _environment(worker)
+    # The real start-up path: options, then EXPRESS_* variables, into one validated config.
+    config = config_module.load_config(vars(parser.parse_args(worker["command"][1:])), environ=environ)
+    assert config.kafka and config.effective_group_id == environ["EXPRESS_GROUP_ID"]
+    # Prometheus reaches the worker from another container: it must not listen on loopback only.
+    assert config.metrics_host == "0.0.0.0"
+    # Execution logs are on, and go to a folder that outlives the container.
+    assert config.logging.enabled
+    assert config.logging.level in {"ALL", "ERROR", "FATAL"}
+    assert config.logging.log_group == f"/aws/vendedlogs/states/{config.machine_name}"
+    destination = Path(config.effective_log_destination)
+    assert destination.is_absolute()
+    mounts = {target: source for source, target in (v.split(":")[:2] for v in worker["volumes"])}
+    holding = [target for target in mounts if destination.is_relative_to(target)]
+    assert holding and mounts[holding[0]] in (compose.get("volumes") or {}), (destination, mounts)
+    assert config.log_retention_days is not None and config.log_retention_days > 0
 
 
 def test_worker_environment_names_real_settings(services: dict[str, dict[str, Any]]) -> None:

@@ -64,7 +64,9 @@ def test_transitions_errors_retries_and_tasks_are_counted() -> None:
     assert workflow.execute_sync({"bad": True}).error == "Gave.Up"
 
     def transitions(state_type: str) -> float:
-        return sample(registry, "express_state_transitions_total", state_machine="router", state_type=state_type)
+        return sample(
+            registry, "express_state_transitions_total", state_machine="router", state_type=state_type
+        )
 
     assert transitions("Choice") == 4
     assert transitions("Pass") == 3

@@ -33,7 +33,7 @@ def test_defaults_are_awss() -> None:
     config = LoggingConfiguration.from_aws({})
     assert (config.level, config.include_execution_data, config.enabled) == (LogLevel.OFF, False, False)
     assert LoggingConfiguration(LogLevel.ERROR).group_for("Router") == default_log_group("Router")
-    assert default_log_group("Router") == "/aws/vendedlogs/states/Router-Logs"
+    assert default_log_group("Router") == "/aws/vendedlogs/states/Router"
 
 
 def test_off_needs_no_destination() -> None:

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from connectors.logsinks import MemoryLogSink
 from express.logs import PAYLOAD_LIMIT_BYTES, ExecutionLogger, LoggingConfiguration, format_event
 from express.logs.format import details_with_data, details_without_data, payload_text
+from express.logs.layout import encode_event
 from express.logs.levels import (
     ERROR_EVENT_TYPES,
     FATAL_EVENT_TYPES,
@@ -267,6 +268,67 @@ def test_recorder_bytes_equal_the_reference_format(
                 include_execution_data=data,
             )
         )
+    assert sink.lines == expected
+
+
+class FramingSink:
+    """A sink that takes framed lines, as the local store does: the logger frames them."""
+
+    def __init__(self) -> None:
+        self.lines: list[bytes] = []
+
+    def write(
+        self, event_timestamp_ms: int, line: bytes, state_machine_name: str, execution_arn: str
+    ) -> None:
+        raise AssertionError("a sink with write_framed gets framed lines")
+
+    def write_framed(
+        self, event_timestamp_ms: int, line: bytes, state_machine_name: str, execution_arn: str
+    ) -> None:
+        self.lines.append(line)
+
+
+@given(events, st.booleans())
+def test_framed_lines_equal_the_reference_format_framed(
+    sequence: list[tuple[str, dict[str, object]]], data: bool
+) -> None:
+    sink = FramingSink()
+    recorder = ExecutionLogger(LoggingConfiguration(LogLevel.ALL, data), sink, "M").recorder(ARN)
+    assert recorder is not None
+    expected = []
+    for n, (event_type, details) in enumerate(sequence, start=1):
+        recorder(n, event_type, details, n - 1, 1700000000 + n / 1000)
+        record = format_event(
+            n, event_type, details, n - 1, 1700000000000 + n, execution_arn=ARN, include_execution_data=data
+        )
+        expected.append(encode_event(1700000000000 + n, record))
+    assert sink.lines == expected
+
+
+@pytest.mark.parametrize("framed", [False, True])
+def test_common_shapes_with_a_key_missing_or_null_still_match(framed: bool) -> None:
+    sink: FramingSink | MemoryLogSink = FramingSink() if framed else MemoryLogSink()
+    recorder = ExecutionLogger(LoggingConfiguration(LogLevel.ALL, True), sink, "M").recorder(ARN)
+    assert recorder is not None
+    sequence: list[tuple[str, dict[str, object]]] = [
+        ("PassStateEntered", {"input": {"a": 1}, "name": "P"}),
+        ("PassStateEntered", {"input": {"a": 1}, "name": None}),
+        ("PassStateEntered", {"name": "P"}),
+        ("PassStateEntered", {"input": None, "name": "P"}),
+        ("ExecutionFailed", {"cause": "c", "error": "E"}),
+        ("ExecutionFailed", {"cause": None, "error": "E"}),
+        ("ChoiceStateExited", {"name": "C"}),
+        ("ChoiceStateExited", {"name": None}),
+        ("LambdaFunctionStarted", {}),
+        ("ExecutionSucceeded", {"output": "x" * (PAYLOAD_LIMIT_BYTES + 10)}),
+    ]
+    for n, (event_type, details) in enumerate(sequence, start=1):
+        recorder(n, event_type, details, n - 1, 1700000000.5)
+    expected = [
+        format_event(n, t, d, n - 1, 1700000000500, execution_arn=ARN) for n, (t, d) in enumerate(sequence, 1)
+    ]
+    if framed:
+        expected = [encode_event(1700000000500, record) for record in expected]
     assert sink.lines == expected
 
 

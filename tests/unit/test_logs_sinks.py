@@ -23,7 +23,7 @@ from connectors.logsinks import (
     open_log_sink,
 )
 from express.errors import UsageError
-from express.logs.layout import VALIDATION_STREAM, decode_event, group_dir
+from express.logs.layout import VALIDATION_STREAM, decode_event, encode_event, group_dir
 
 DEADLINE = 10.0
 T = 1713959670672  # 2024-04-24T11:54:30.672Z
@@ -172,6 +172,18 @@ def test_store_names_streams_as_aws_does_and_frames_events(tmp_path: Path) -> No
     assert raw == b'{"timestamp":%d,"message":%s}\n' % (T + 60_000, _line(3))
     assert orjson.loads(raw)["message"] == orjson.loads(_line(3))
     assert store.stats().written == 4
+
+
+def test_store_takes_framed_lines_as_the_same_bytes(tmp_path: Path) -> None:
+    with LocalLogStore(tmp_path, "raw") as raw, LocalLogStore(tmp_path, "framed") as framed:
+        for n in range(3):
+            raw.write(T + n, _line(n), "Router", ARN)
+            framed.write_framed(T + n, encode_event(T + n, _line(n)), "Router", ARN)
+    assert _store_lines(group_dir(tmp_path, "raw")) == _store_lines(group_dir(tmp_path, "framed"))
+    stream = "states/Router/2024-04-24-11-54/00000000"
+    assert (group_dir(tmp_path, "raw") / stream).read_bytes() == (
+        group_dir(tmp_path, "framed") / stream
+    ).read_bytes()
 
 
 def test_store_rotates_by_size(tmp_path: Path) -> None:
