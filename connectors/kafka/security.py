@@ -7,7 +7,7 @@ processes); ``client_options`` turns them into aiokafka keyword arguments, build
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 __all__ = ["SECURITY_PROTOCOLS", "SASL_MECHANISMS", "KafkaSecurity"]
@@ -26,6 +26,11 @@ class KafkaSecurity:
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
     ssl_password: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> KafkaSecurity:
+        """From any settings object with these attribute names (the worker's config)."""
+        return cls(**{f.name: getattr(settings, f.name) for f in fields(cls)})
 
     def __post_init__(self) -> None:
         if self.security_protocol not in SECURITY_PROTOCOLS:

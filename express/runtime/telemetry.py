@@ -197,16 +197,7 @@ def _open_sink(config: RunConfig, logging_config: LoggingConfiguration, destinat
         from connectors.kafka import KafkaSecurity
 
         try:
-            security = KafkaSecurity(
-                security_protocol=config.security_protocol,
-                sasl_mechanism=config.sasl_mechanism,
-                sasl_username=config.sasl_username,
-                sasl_password=config.sasl_password,
-                ssl_cafile=config.ssl_cafile,
-                ssl_certfile=config.ssl_certfile,
-                ssl_keyfile=config.ssl_keyfile,
-                ssl_password=config.ssl_password,
-            )
+            security = KafkaSecurity.from_settings(config)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         options = {"client_id": f"{config.client_id}-logs", **security.client_options()}

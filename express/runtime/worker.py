@@ -245,16 +245,7 @@ async def _kafka(config: RunConfig, index: int, stack: contextlib.AsyncExitStack
 
     assert config.bootstrap_servers and config.input_topic and config.output_topic
     try:
-        security = KafkaSecurity(
-            security_protocol=config.security_protocol,
-            sasl_mechanism=config.sasl_mechanism,
-            sasl_username=config.sasl_username,
-            sasl_password=config.sasl_password,
-            ssl_cafile=config.ssl_cafile,
-            ssl_certfile=config.ssl_certfile,
-            ssl_keyfile=config.ssl_keyfile,
-            ssl_password=config.ssl_password,
-        )
+        security = KafkaSecurity.from_settings(config)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     group_id = config.effective_group_id
