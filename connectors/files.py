@@ -144,6 +144,9 @@ class LinesSink:
         self.written = 0
 
     async def send(self, value: bytes, key: bytes | None, headers: Headers) -> Delivery:
+        return self.send_nowait(value, key, headers)
+
+    def send_nowait(self, value: bytes, key: bytes | None, headers: Headers) -> Delivery:
         self._stream.write(value + b"\n")
         self.written += 1
         return DELIVERED

@@ -127,6 +127,9 @@ class MemorySink:
         self.flushes = 0
 
     async def send(self, value: bytes, key: bytes | None, headers: Headers) -> Delivery:
+        return self.send_nowait(value, key, headers)
+
+    def send_nowait(self, value: bytes, key: bytes | None, headers: Headers) -> Delivery:
         self.records.append(SentRecord(value, key, dict(headers)))
         if not self._manual:
             return DELIVERED

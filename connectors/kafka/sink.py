@@ -183,6 +183,14 @@ class KafkaSink:
             self._timer = loop.call_later(self._linger, self._linger_expired)
         return batch
 
+    def send_nowait(self, value: bytes, key: bytes | None, headers: Headers) -> Delivery | None:
+        """Append to the partition's open batch; None when that batch is full (``send`` then)."""
+        partition = self._partition_for(key)
+        batch = self._open.get(partition) or self._open_batch(partition)
+        if batch.builder.append(timestamp=None, key=key, value=value, headers=headers) is not None:
+            return batch.delivery
+        return None
+
     async def send(self, value: bytes, key: bytes | None, headers: Headers) -> Delivery:
         partition = self._partition_for(key)
         while True:

@@ -32,7 +32,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -50,6 +50,7 @@ from express.runtime.ordering import PARTITION, lane_function
 from express.runtime.records import (
     CommitRejectedError,
     Delivery,
+    Headers,
     Partition,
     RecordLike,
     Sink,
@@ -139,6 +140,8 @@ class Pipeline:
         self._source = source
         self._send_output = output.send
         self._send_dead = dead_letters.send
+        self._hand_output = output.send_nowait
+        self._hand_dead = dead_letters.send_nowait
         self._sinks = (output, dead_letters) if output is not dead_letters else (output,)
         self._lane_of = lane_function(settings.ordering)
         self._max_in_flight = settings.max_in_flight
@@ -299,7 +302,10 @@ class Pipeline:
                         continue
                 outcome = begin(part, record)
                 if isinstance(outcome, ExecutionResult):
-                    slot[1] = await emit(part, record, outcome)
+                    delivery = emit(part, record, outcome)
+                    if type(delivery) is _Full:
+                        delivery = await delivery.wait()
+                    slot[1] = delivery
                 else:
                     lane = lane_of(record) if lane_of is not None else None
                     if lane is not None:
@@ -324,7 +330,9 @@ class Pipeline:
         except Exception as exc:
             return _internal_failure(name, exc)
 
-    def _emit(self, part: _Partition, record: RecordLike, result: ExecutionResult) -> Awaitable[Delivery]:
+    def _emit(self, part: _Partition, record: RecordLike, result: ExecutionResult) -> Delivery | _Full:
+        """Encode ``result`` and hand it to its sink without waiting: its delivery, or, when
+        the sink has no room at once, the record to ``await _Full.send`` with."""
         stats = self.stats
         if result.status == SUCCEEDED:
             try:
@@ -337,7 +345,9 @@ class Pipeline:
                 if self._meter is not None:
                     self._meter.finished(result, True)
                 headers = part.envelope.headers(result.name, result.execution_arn, record.offset)
-                return self._send_output(value, record.key, headers)
+                return self._hand_output(value, record.key, headers) or _Full(
+                    self._send_output, value, record.key, headers
+                )
         if self._meter is not None:
             self._meter.finished(result, False)
         if result.status == NOT_STARTED:
@@ -357,7 +367,9 @@ class Pipeline:
             arn=result.execution_arn or None,
         )
         headers = part.envelope.headers(result.name, result.execution_arn, record.offset)
-        return self._send_dead(document, record.key, headers)
+        return self._hand_dead(document, record.key, headers) or _Full(
+            self._send_dead, document, record.key, headers
+        )
 
     # -- executions that await ---------------------------------------------------------------
 
@@ -402,7 +414,8 @@ class Pipeline:
                 if self._meter is not None:
                     self._meter.aborted(time.monotonic() - began)
                 raise
-            slot[1] = await self._emit(part, record, result)
+            delivery = self._emit(part, record, result)
+            slot[1] = await delivery.wait() if type(delivery) is _Full else delivery
             self._wake()
             if lane is None:
                 return
@@ -418,7 +431,8 @@ class Pipeline:
                 if not isinstance(outcome, ExecutionResult):
                     running = outcome
                     break
-                slot[1] = await self._emit(part, record, outcome)
+                delivery = self._emit(part, record, outcome)
+                slot[1] = await delivery.wait() if type(delivery) is _Full else delivery
 
     # -- back-pressure and progress ---------------------------------------------------------
 
@@ -602,6 +616,27 @@ class Pipeline:
         await self._source.stop()
         if self._failure is not None:
             raise self._failure
+
+
+class _Full:
+    """A record its sink had no room for at once: ``wait()`` sends it, waiting for room."""
+
+    __slots__ = ("headers", "key", "send", "value")
+
+    def __init__(
+        self,
+        send: Callable[[bytes, bytes | None, Headers], Awaitable[Delivery]],
+        value: bytes,
+        key: bytes | None,
+        headers: Headers,
+    ) -> None:
+        self.send = send
+        self.value = value
+        self.key = key
+        self.headers = headers
+
+    async def wait(self) -> Delivery:
+        return await self.send(self.value, self.key, self.headers)
 
 
 def _can_progress(part: _Partition) -> bool:

@@ -101,9 +101,17 @@ DELIVERED: Delivery = _Delivered()
 
 
 class Sink(Protocol):
-    """Where encoded records go. ``send`` may wait for buffer space, never for delivery."""
+    """Where encoded records go. ``send`` may wait for buffer space, never for delivery.
+
+    ``send_nowait`` hands a record over without a coroutine when there is room at once and
+    returns its delivery; it returns None, having taken nothing, when the caller must
+    ``await send`` instead. The stream loop calls it for every record, so it is the path
+    that counts.
+    """
 
     def send(self, value: bytes, key: bytes | None, headers: Headers) -> Awaitable[Delivery]: ...
+
+    def send_nowait(self, value: bytes, key: bytes | None, headers: Headers) -> Delivery | None: ...
 
     async def flush(self) -> None:
         """Wait until every record sent so far is delivered or refused."""
