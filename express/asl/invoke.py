@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import traceback
+import linecache
 import uuid
 from collections.abc import Callable, Mapping
+from types import TracebackType
 from typing import Any
 
 import anyio
@@ -42,21 +43,32 @@ def handler_error(exc: BaseException) -> StatesError:
     if isinstance(exc, StatesError):
         return exc
     name = type(exc).__name__
-    # Lambda's stackTrace entries, built from the frames directly: traceback.format_tb
-    # would parse each source line again to place its carets.
-    frames = [
-        f'  File "{frame.filename}", line {frame.lineno}, in {frame.name}\n    {frame.line}\n'
-        for frame in traceback.extract_tb(exc.__traceback__)[1:]  # drop the engine's own frame
-    ]
     cause = orjson.dumps(
         {
             "errorMessage": str(exc),
             "errorType": name,
             "requestId": str(uuid.uuid4()),
-            "stackTrace": frames,
+            "stackTrace": _stack_trace(exc.__traceback__),
         }
     ).decode()
     return StatesError(name, cause)
+
+
+def _stack_trace(tb: TracebackType | None) -> list[str]:
+    """Lambda's stackTrace entries, from the traceback's frames.
+
+    Read directly rather than with ``traceback.extract_tb``, which checks every source
+    file's modification time on each call: a handler that fails on many records would
+    pay a ``stat`` per frame per failure.
+    """
+    frames = []
+    tb = tb.tb_next if tb is not None else None  # the engine's own frame is not the handler's
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        line = linecache.getline(code.co_filename, tb.tb_lineno).strip()
+        frames.append(f'  File "{code.co_filename}", line {tb.tb_lineno}, in {code.co_name}\n    {line}\n')
+        tb = tb.tb_next
+    return frames
 
 
 def normalise_result(value: Any, label: str) -> JSON:
