@@ -52,6 +52,7 @@ from express.asl.paths import (
     compile_reference,
     is_definite,
     parse_path,
+    top_level_key,
 )
 from express.errors import DefinitionError, Diagnostic, FieldFailure
 from express.runtime.context import ExecutionContext
@@ -66,7 +67,8 @@ ChoicePredicate = Callable[[JSON, ExecutionContext], bool]
 _Compare = Callable[[Any, Any], bool]
 # A compiled operand waiting for the getter of its Variable and the detail to raise
 # when that getter finds nothing.
-_Builder = Callable[[Getter, str], ChoicePredicate]
+# (getter, missing-path detail, the member name when the path is ``$.name``) -> predicate
+_Builder = Callable[[Getter, str, "str | None"], ChoicePredicate]
 
 _CODE = "SCHEMA_VALIDATION_FAILED"
 _NUMBER: tuple[type, ...] = (int, float)  # exact types: bool is not a number here
@@ -201,8 +203,8 @@ def _data_test(
     if source is None or build is None:
         return None
     if source.getter is not None:
-        return build(source.getter, source.missing)
-    return _through(source.reference, build(_identity, source.missing), source.missing)
+        return build(source.getter, source.missing, source.key)
+    return _through(source.reference, build(_identity, source.missing, None), source.missing)
 
 
 # ----------------------------------------------------------------------------- references
@@ -214,6 +216,7 @@ class _Source:
     reference: Evaluator  # (state input, ctx) -> value, for every kind of reference
     missing: str  # the FieldFailure detail when it selects nothing
     probe: Callable[[JSON], bool] | None = None  # IsPresent on the state input, without raising
+    key: str | None = None  # set when it reads one member of the state input: ``$.name``
 
 
 def _source(
@@ -252,7 +255,8 @@ def _source(
         _problem(problems, at, f"invalid reference path {text!r}: {exc}")
         return None
     missing = f"Invalid path '{text}': The choice state's condition path references an invalid value."
-    return _Source(getter, reference, missing, probe)
+    key = None if getter is None else top_level_key(text)
+    return _Source(getter, reference, missing, probe, key)
 
 
 # ----------------------------------------------------------------------------- operands
@@ -264,12 +268,12 @@ def _operand(key: str, operand: Any, at: str, problems: list[Diagnostic]) -> _Bu
             return None
         if key == "IsTimestamp":
             check = _is_timestamp if expected else _is_not_timestamp
-            return lambda get, missing: _check(get, check, missing)
+            return lambda get, missing, member: _check(get, check, missing, member)
         types = _TYPE_TESTS[key]
-        return lambda get, missing: _type_test(get, types, expected, missing)
+        return lambda get, missing, member: _type_test(get, types, expected, missing, member)
     if key == "StringMatches":
         matches = _wildcard(operand, at, problems)
-        return None if matches is None else lambda get, missing: _check(get, matches, missing)
+        return None if matches is None else lambda get, missing, member: _check(get, matches, missing, member)
     family, relation, _ = _COMPARISONS[key]
     compare = _RELATIONS[relation]
     if family == "Timestamp":
@@ -278,14 +282,14 @@ def _operand(key: str, operand: Any, at: str, problems: list[Diagnostic]) -> _Bu
             _problem(problems, at, f"String does not match RFC3339 timestamp: {_show(operand)}")
             return None
         against = _timestamp_test(compare, instant)
-        return lambda get, missing: _check(get, against, missing)
+        return lambda get, missing, member: _check(get, against, missing, member)
     types, wanted = _LITERALS[family]
     if type(operand) not in types:
         _problem(problems, at, f"'{key}' needs {wanted}, not {_show(operand)}")
         return None
     if family == "String" and relation != "Equals" and not operand.isascii():
         compare = _utf16(compare)
-    return lambda get, missing: _compare_literal(get, types, compare, operand, missing)
+    return lambda get, missing, member: _compare_literal(get, types, compare, operand, missing, member)
 
 
 def _flag(key: str, operand: Any, at: str, problems: list[Diagnostic]) -> bool | None:
@@ -436,9 +440,22 @@ def _timestamp_test(compare: _Compare, instant: int) -> Callable[[Any], bool]:
 
 
 # ----------------------------------------------------------------------------- predicates
-def _compare_literal(
-    get: Getter, types: tuple[type, ...], compare: _Compare, operand: Any, missing: str
+_ABSENT: Any = object()  # a member the state input does not have
+
+
+def _compare_literal(  # noqa: PLR0917
+    get: Getter, types: tuple[type, ...], compare: _Compare, operand: Any, missing: str, member: str | None
 ) -> ChoicePredicate:
+    if member is not None:
+        # ``$.name``: one dictionary lookup, no getter call (Choice rules run on every record).
+        def compare_member(data: JSON, ctx: ExecutionContext) -> bool:
+            value = data.get(member, _ABSENT) if type(data) is dict else _ABSENT
+            if value is _ABSENT:
+                raise FieldFailure(missing)
+            return type(value) in types and compare(value, operand)
+
+        return compare_member
+
     def compare_literal(data: JSON, ctx: ExecutionContext) -> bool:
         try:
             value = get(data)
@@ -449,7 +466,19 @@ def _compare_literal(
     return compare_literal
 
 
-def _type_test(get: Getter, types: tuple[type, ...], expected: bool, missing: str) -> ChoicePredicate:
+def _type_test(
+    get: Getter, types: tuple[type, ...], expected: bool, missing: str, member: str | None
+) -> ChoicePredicate:
+    if member is not None:
+
+        def type_test_member(data: JSON, ctx: ExecutionContext) -> bool:
+            value = data.get(member, _ABSENT) if type(data) is dict else _ABSENT
+            if value is _ABSENT:
+                raise FieldFailure(missing)
+            return (type(value) in types) is expected
+
+        return type_test_member
+
     def type_test(data: JSON, ctx: ExecutionContext) -> bool:
         try:
             value = get(data)
@@ -460,7 +489,17 @@ def _type_test(get: Getter, types: tuple[type, ...], expected: bool, missing: st
     return type_test
 
 
-def _check(get: Getter, check: Callable[[Any], bool], missing: str) -> ChoicePredicate:
+def _check(get: Getter, check: Callable[[Any], bool], missing: str, member: str | None) -> ChoicePredicate:
+    if member is not None:
+
+        def check_member(data: JSON, ctx: ExecutionContext) -> bool:
+            value = data.get(member, _ABSENT) if type(data) is dict else _ABSENT
+            if value is _ABSENT:
+                raise FieldFailure(missing)
+            return check(value)
+
+        return check_member
+
     def check_value(data: JSON, ctx: ExecutionContext) -> bool:
         try:
             value = get(data)
@@ -485,6 +524,11 @@ def _through(reference: Evaluator, inner: ChoicePredicate, missing: str) -> Choi
 
 
 def _is_present(source: _Source, expected: bool) -> ChoicePredicate:
+    member = source.key
+    if member is not None:
+        if expected:
+            return lambda data, ctx: type(data) is dict and member in data
+        return lambda data, ctx: not (type(data) is dict and member in data)
     if source.probe is not None:
         probe = source.probe
         if expected:

@@ -42,6 +42,7 @@ __all__ = [
     "is_variable_reference",
     "jayway_path",
     "parse_path",
+    "top_level_key",
 ]
 
 
@@ -295,6 +296,21 @@ def compile_getter(text: str) -> Getter:
     if is_definite(segments):
         return _definite_getter(text, segments)  # type: ignore[arg-type]
     return _indefinite_getter(segments)
+
+
+def top_level_key(text: str) -> str | None:
+    """The member name when ``text`` reads one member of the top-level object (``$.name``).
+
+    Most paths in stream workflows are of this shape; compiled code reads them with one
+    dictionary lookup instead of a getter call, and falls back to the getter for the error.
+    """
+    try:
+        segments = parse_path(text)
+    except PathSyntaxError:
+        return None
+    if len(segments) == 1 and isinstance(segments[0], str):
+        return segments[0]
+    return None
 
 
 def _missing(text: str, segments: tuple[str | int, ...], doc: JSON) -> PathMissing:

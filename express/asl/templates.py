@@ -24,6 +24,7 @@ from express.asl.paths import (
     compile_reference,
     compile_variable_reference,
     is_variable_reference,
+    top_level_key,
 )
 from express.errors import FieldFailure
 from express.types import JSON, Getter
@@ -120,7 +121,27 @@ def _compile_object(template: dict[str, JSON]) -> _Const | Builder:
             out[key] = make(data, ctx)
         return out
 
-    return build_object
+    members = tuple((key, top_level_key(path)) for key, path, _ in reads)
+    if entries or not all(member is not None for _, member in members):
+        return build_object
+    # Every field copies one member of the input object (``"id.$": "$.device_id"``), the
+    # reshaping most stream workflows do: plain dictionary reads, and the general
+    # builder only to report a member that is missing.
+    copies: tuple[tuple[str, str], ...] = members  # type: ignore[assignment]
+
+    def copy_members(data: JSON, ctx: Any) -> JSON:
+        if type(data) is dict:
+            out = constants.copy()
+            try:
+                for key, member in copies:
+                    out[key] = data[member]
+            except KeyError:
+                pass
+            else:
+                return out
+        return build_object(data, ctx)
+
+    return copy_members
 
 
 def _not_found(path: str, field: str, source: JSON) -> FieldFailure:

@@ -596,18 +596,48 @@ def test_variables_without_a_resolver_or_malformed_are_definition_errors() -> No
 
 
 # ----------------------------------------------------------------------------- compile once
-def test_simple_rule_is_one_closure_over_a_getter_and_the_literal() -> None:
+def test_simple_rule_on_a_member_is_one_closure_with_no_python_call() -> None:
     rule = {"Variable": "$.temp", "NumericGreaterThan": 30, "Next": "Hot"}
     predicate = compile_rule(rule)
     cells = [c.cell_contents for c in predicate.__closure__ or ()]
     assert 30 in cells
+    assert "temp" in cells
     assert not any(isinstance(c, Mapping) for c in cells), "the predicate must not keep the rule"
-    # The only Python-level function it calls is the path getter; the comparison is a builtin.
-    [getter] = [c for c in cells if isinstance(c, types.FunctionType)]
-    assert getter({"temp": 1}) == 1
+    # ``$.temp`` is read with one dictionary lookup; the comparison is a builtin.
+    assert not any(isinstance(c, types.FunctionType) for c in cells)
     rule["NumericGreaterThan"] = 1000
     rule["Variable"] = "$.other"
     assert predicate({"temp": 31}, ExecutionContext(input={})) is True
+
+
+def test_simple_rule_on_a_deeper_path_is_one_closure_over_a_getter_and_the_literal() -> None:
+    predicate = compile_rule({"Variable": "$.reading.temp", "NumericGreaterThan": 30, "Next": "Hot"})
+    cells = [c.cell_contents for c in predicate.__closure__ or ()]
+    assert 30 in cells
+    [getter] = [c for c in cells if isinstance(c, types.FunctionType)]
+    assert getter({"reading": {"temp": 1}}) == 1
+    assert predicate({"reading": {"temp": 31}}, ExecutionContext(input={})) is True
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"Variable": "$.temp", "NumericGreaterThan": 30},
+        {"Variable": "$.temp", "IsNumeric": True},
+        {"Variable": "$.temp", "StringMatches": "a*"},
+        {"Variable": "$.temp", "TimestampEquals": "2026-01-01T00:00:00Z"},
+    ],
+)
+@pytest.mark.parametrize("document", [{"other": 1}, [1, 2], "text", 7, None])
+def test_a_member_rule_fails_alike_on_a_missing_member_or_a_non_object(
+    rule: dict[str, Any], document: Any
+) -> None:
+    predicate = compile_rule({**rule, "Next": "X"})
+    with pytest.raises(FieldFailure) as caught:
+        predicate(document, ExecutionContext(input={}))
+    assert "Invalid path '$.temp': The choice state's condition path references an invalid value." in str(
+        caught.value
+    )
 
 
 def test_no_path_is_parsed_after_compilation(monkeypatch: pytest.MonkeyPatch) -> None:
