@@ -99,6 +99,7 @@ class Workflow:
         self.state_machine_arn = self.machine.state_machine_arn
         self._start = start
         self._clock = clock
+        self._now = clock.now  # bound once: read twice per execution
         machine_timeout = definition.get("TimeoutSeconds")
         self.time_limit = min(time_limit, float(machine_timeout)) if machine_timeout else time_limit
         self._recorder_factory = recorder_factory
@@ -112,9 +113,6 @@ class Workflow:
     def __repr__(self) -> str:
         return f"<Workflow {self.name!r}>"
 
-    def _new_execution_id(self) -> str:
-        return f"{self._id_prefix}{next(self._counter) & 0xFFFFFFFFFFFF:012x}"
-
     def start(
         self, input: JSON, name: str | None = None, *, input_size: int | None = None
     ) -> ExecutionResult | Awaitable[ExecutionResult]:
@@ -123,8 +121,9 @@ class Workflow:
         ``input_size`` is the input's size in bytes when the caller knows it (a stream
         record's length), which spares measuring it again.
         """
-        execution_id = self._new_execution_id()
-        now = self._clock.now()
+        # %-formatting: measurably cheaper than the f-string on this per-execution path.
+        execution_id = "%s%012x" % (self._id_prefix, next(self._counter) & 0xFFFFFFFFFFFF)  # noqa: UP031
+        now = self._now()
         history = History()
         ctx = ExecutionContext.start(
             self.machine, input, name or execution_id, execution_id, now, now + self.time_limit, history
@@ -151,7 +150,7 @@ class Workflow:
         if is_pending(out):
             return Pending(self._finish_later, out, ctx)
         history.last += 1
-        stop = self._clock.now()
+        stop = self._now()
         if history.recorder is not None:
             history.recorder(history.last, "ExecutionSucceeded", {"output": out}, history.last - 1, stop)
         return ExecutionResult(

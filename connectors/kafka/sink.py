@@ -13,10 +13,15 @@ the key; records without a key stick to one partition per batch), with the key h
 cached, since keys (device ids, customer ids) repeat. The topic's partition list is read
 once, when the sink is made.
 
+A full batch is closed and queued for a submitter task rather than submitted in place:
+aiokafka accepts a partition's next batch only once the previous one is on its way, a
+broker round trip later, and the stream loop must not wait for that while it has
+records to run (memory stays bounded by the loop's in-flight limit).
+
 Invariants:
   * records of one partition reach the broker in the order they were appended
-    (submissions go through one FIFO lock, and aiokafka keeps one batch per partition
-    in its queue);
+    (one submitter per sink takes closed batches in closing order, and aiokafka keeps
+    one batch per partition in its queue);
   * a record's delivery completes when its whole batch is acknowledged, or fails with
     the batch's error once the producer has given up retrying.
 """
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -111,7 +117,7 @@ class KafkaProducer:
     async def stop(self) -> None:
         if self._producer is not None:
             for sink in self._sinks:
-                sink.cancel_linger()
+                sink.close()
             await self._producer.stop()
 
 
@@ -157,9 +163,12 @@ class KafkaSink:
         self._open: dict[int, _OpenBatch] = {}
         self._hashes: dict[bytes, int] = {}
         self._sticky: int | None = None
-        self._lock = asyncio.Lock()
         self._timer: asyncio.TimerHandle | None = None
-        self._lingering: set[asyncio.Task[None]] = set()
+        # Closed batches waiting for the producer, oldest first. aiokafka takes a
+        # partition's next batch only once its previous one is on the wire, which takes a
+        # broker round trip: the submitter waits for that, so appending never does.
+        self._closed: deque[_OpenBatch] = deque()
+        self._submitter: asyncio.Task[None] | None = None
 
     def _partition_for(self, key: bytes | None) -> int:
         partitions = self._partitions
@@ -184,67 +193,89 @@ class KafkaSink:
         return batch
 
     def send_nowait(self, value: bytes, key: bytes | None, headers: Headers) -> Delivery | None:
-        """Append to the partition's open batch; None when that batch is full (``send`` then)."""
+        """Append to the partition's open batch, closing it for submission when full.
+
+        Returns None, having taken nothing, only for a record too large for any batch
+        (``send`` then says so).
+        """
         partition = self._partition_for(key)
         batch = self._open.get(partition) or self._open_batch(partition)
+        if batch.builder.append(timestamp=None, key=key, value=value, headers=headers) is not None:
+            return batch.delivery
+        if batch.builder.record_count() == 0:
+            return None
+        self._close(batch)
+        batch = self._open_batch(partition)
         if batch.builder.append(timestamp=None, key=key, value=value, headers=headers) is not None:
             return batch.delivery
         return None
 
     async def send(self, value: bytes, key: bytes | None, headers: Headers) -> Delivery:
-        partition = self._partition_for(key)
-        while True:
-            batch = self._open.get(partition) or self._open_batch(partition)
-            if batch.builder.append(timestamp=None, key=key, value=value, headers=headers) is not None:
-                return batch.delivery
-            if batch.builder.record_count() == 0:
-                raise ValueError(
-                    f"a record of {len(value)} bytes does not fit in a batch of "
-                    f"{self._max_batch_size} bytes: raise max_batch_size"
-                )
-            await self._submit(batch)
+        delivery = self.send_nowait(value, key, headers)
+        if delivery is None:
+            raise ValueError(
+                f"a record of {len(value)} bytes does not fit in a batch of "
+                f"{self._max_batch_size} bytes: raise max_batch_size"
+            )
+        return delivery
 
-    async def _submit(self, batch: _OpenBatch) -> None:
-        if self._open.get(batch.partition) is not batch:
-            return  # another caller took this batch out and is submitting it
-        del self._open[batch.partition]
+    def _close(self, batch: _OpenBatch) -> None:
+        """Take an open batch out for submission, behind those closed before it."""
+        if self._open.get(batch.partition) is batch:
+            del self._open[batch.partition]
         if batch.partition == self._sticky:
             self._sticky = None
-        # A closed builder is sent as soon as the sender is free: it has lingered here.
         batch.builder.close()
-        try:
-            async with self._lock:
+        self._closed.append(batch)
+        if self._submitter is None or self._submitter.done():
+            self._submitter = asyncio.ensure_future(self._submit_closed())
+
+    async def _submit_closed(self) -> None:
+        # One submitter per sink, in closing order: a partition's batches reach the
+        # producer in the order their records were appended.
+        closed = self._closed
+        while closed:
+            batch = closed.popleft()
+            try:
                 sent = await self._producer.send_batch(batch.builder, self.topic, partition=batch.partition)
-        except Exception as exc:
-            # The records' deliveries carry the failure to the pipeline, which stops there.
-            _fail(batch.delivery, exc)
-            return
-        sent.add_done_callback(lambda done: _settle(batch.delivery, done))
+            except Exception as exc:
+                # The records' deliveries carry the failure to the pipeline, which stops there.
+                _fail(batch.delivery, exc)
+                continue
+            sent.add_done_callback(lambda done, delivery=batch.delivery: _settle(delivery, done))
 
     async def submit_all(self) -> None:
-        """Hand every open batch to the producer (without waiting for delivery)."""
+        """Hand every batch, open or closed, to the producer (without waiting for delivery)."""
         self.cancel_linger()
         for batch in list(self._open.values()):
-            await self._submit(batch)
+            self._close(batch)
+        while self._submitter is not None and not self._submitter.done():
+            await asyncio.shield(self._submitter)
 
     def _linger_expired(self) -> None:
         self._timer = None
-        task = asyncio.ensure_future(self.submit_all())
-        self._lingering.add(task)
-        task.add_done_callback(self._lingering.discard)
+        for batch in list(self._open.values()):
+            self._close(batch)
 
     def discard_open(self) -> None:
         """Drop the batches not yet submitted (their transaction is being aborted)."""
         self.cancel_linger()
-        for batch in self._open.values():
+        for batch in (*self._open.values(), *self._closed):
             _fail(batch.delivery, RuntimeError("the transaction was aborted"))
         self._open.clear()
+        self._closed.clear()
         self._sticky = None
 
     def cancel_linger(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+    def close(self) -> None:
+        """Stop lingering and submitting; what was not submitted is never delivered."""
+        self.cancel_linger()
+        if self._submitter is not None:
+            self._submitter.cancel()
 
     async def flush(self) -> None:
         await self.submit_all()
