@@ -53,7 +53,7 @@ class KafkaProducerSettings:
     client_id: str = "express"
     acks: str = "all"  # "all", "1" or "0"; idempotence needs "all"
     linger_ms: int = 5
-    max_batch_size: int = 65_536
+    max_batch_size: int = 524_288  # see express.runtime.config
     compression_type: str | None = None
     request_timeout_ms: int = 40_000
     transactional_id: str | None = None

@@ -62,7 +62,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     kafka.add_argument("--heartbeat-interval-ms", default=s, type=int)
     kafka.add_argument("--acks", default=s, choices=["all", "1", "0"])
     kafka.add_argument("--linger-ms", default=s, type=int)
-    kafka.add_argument("--max-batch-size", default=s, type=int, metavar="BYTES")
+    kafka.add_argument(
+        "--max-batch-size", default=s, type=int, metavar="BYTES", help="per partition (default: 524288)"
+    )
     kafka.add_argument("--compression-type", default=s, choices=["gzip", "snappy", "lz4", "zstd"])
     kafka.add_argument(
         "--exactly-once",
@@ -89,7 +91,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
     runtime = parser.add_argument_group("runtime")
     runtime.add_argument("--ordering", default=s, choices=ORDERINGS, help="default: partition")
-    runtime.add_argument("--max-in-flight", default=s, type=int, metavar="N", help="default: 1000")
+    runtime.add_argument("--max-in-flight", default=s, type=int, metavar="N", help="default: 5000")
     runtime.add_argument("--fetch-max-records", default=s, type=int, metavar="N", help="default: 500")
     runtime.add_argument("--commit-interval", default=s, type=float, metavar="SECONDS", help="default: 1")
     runtime.add_argument("--drain-timeout", default=s, type=float, metavar="SECONDS", help="default: 300")
