@@ -12,8 +12,9 @@ Invariants:
   * nothing is dropped: every fetched record ends as an output, a dead letter, or stays
     uncommitted (and is fetched again by whoever owns the partition next);
   * at most ``max_in_flight`` records are fetched and not yet committable; at the bound
-    the loop stops taking records, pauses the source's partitions if the bound still
-    holds after ``pause_after``, and resumes them once the in-flight count has halved;
+    the loop stops taking records until a fetch's worth are done, pauses the source's
+    partitions if the bound still holds after ``pause_after``, and resumes them once the
+    in-flight count has halved;
   * the bookkeeping of a partition lives for one assignment: it is built on assignment
     and, on revocation, the partition's running executions are finished (within
     ``drain_timeout``), queued ones abandoned, and the done prefix committed;
@@ -146,6 +147,12 @@ class Pipeline:
         self._lane_of = lane_function(settings.ordering)
         self._max_in_flight = settings.max_in_flight
         self._resume_at = settings.max_in_flight // 2
+        # Below the bound by a fetch's worth, the loop takes records again at once: most
+        # of what is in flight is outputs awaiting the broker's acknowledgement, and the
+        # executions themselves need the CPU now, not once half the outputs are through.
+        self._refill_at = settings.max_in_flight - max(
+            1, min(settings.fetch_max_records, settings.max_in_flight // 2)
+        )
         self._partitions: dict[Partition, _Partition] = {}
         self._paused = False
         self._stopping = False
@@ -228,16 +235,16 @@ class Pipeline:
                     if self._meter is not None:
                         self._meter.fetched()
             elif stats.in_flight >= self._max_in_flight or saturated_since is not None:
-                # At the bound the loop takes no more records until half of them are
-                # done; aiokafka meanwhile holds at most one unconsumed fetch per
-                # partition. Pausing would also drop those fetches, to be read again on
-                # resume, so the partitions pause only when the bound holds for longer
-                # than ``pause_after``: outputs waiting a few milliseconds for their
-                # acknowledgement cost no fetch.
+                # At the bound the loop takes no more records until a fetch's worth
+                # of them are done; aiokafka meanwhile holds at most one unconsumed
+                # fetch per partition. Pausing would also drop those fetches, to be read
+                # again on resume, so the partitions pause only when the bound holds for
+                # longer than ``pause_after``: outputs waiting a few milliseconds for
+                # their acknowledgement cost no fetch.
                 now = time.monotonic()
                 if saturated_since is None:
                     saturated_since = now
-                if stats.in_flight <= self._resume_at:
+                if stats.in_flight <= self._refill_at:
                     saturated_since = None
                     continue
                 if now - saturated_since >= settings.pause_after:

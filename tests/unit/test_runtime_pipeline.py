@@ -316,6 +316,21 @@ async def test_fetching_pauses_at_the_in_flight_bound_and_resumes_when_it_halves
     assert source.paused == set()
 
 
+async def test_at_the_bound_the_loop_takes_records_again_once_a_fetch_fits() -> None:
+    source = MemorySource(_records("in", 0, list(range(40))))
+    output = MemorySink(manual=True)
+    pipeline = _pipeline(StandIn(), source, output, max_in_flight=10, fetch_max_records=2, pause_after=5.0)
+    task = asyncio.ensure_future(pipeline.run())
+    await _until(lambda: output.unacknowledged == 10, "the bound")
+    output.acknowledge(2)  # far from half done, but a fetch of 2 fits
+    await _until(lambda: output.unacknowledged == 10 and len(output.records) == 12, "a refill")
+    while not task.done():
+        output.acknowledge()
+        await asyncio.sleep(0)
+    await asyncio.wait_for(task, DEADLINE)
+    assert len(output.records) == 40 and pipeline.stats.pauses == 0
+
+
 async def test_a_bound_reached_only_briefly_does_not_pause() -> None:
     source = MemorySource(_records("in", 0, list(range(40))))
     output = MemorySink(manual=True)
