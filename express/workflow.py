@@ -25,7 +25,16 @@ from express.asl.loader import load_definition
 from express.asl.node import Node, Pending, is_pending
 from express.errors import ExecutionTimeout, StatesError
 from express.handlers import HandlerRegistry
-from express.runtime.context import EventRecorder, ExecutionContext, History, MachineInfo
+from express.runtime.context import (
+    EXECUTION_FAILED,
+    EXECUTION_SUCCEEDED,
+    EXECUTION_TIMED_OUT,
+    EventKind,
+    EventRecorder,
+    ExecutionContext,
+    History,
+    MachineInfo,
+)
 from express.runtime.result import FAILED, SUCCEEDED, TIMED_OUT, ExecutionResult
 from express.types import JSON, Clock, Handler, SystemClock
 
@@ -103,6 +112,7 @@ class Workflow:
         machine_timeout = definition.get("TimeoutSeconds")
         self.time_limit = min(time_limit, float(machine_timeout)) if machine_timeout else time_limit
         self._recorder_factory = recorder_factory
+        self._started_event = EventKind("ExecutionStarted", {"roleArn": self.machine.role_arn}, "input")
         self.metrics = metrics
         self._drive = drive if metrics is None else drive_metered
         # Execution ids: a random UUID prefix per workflow and a counter, so ids are unique
@@ -130,9 +140,11 @@ class Workflow:
         )
         history.last = 1
         if self._recorder_factory is not None:
-            recorder = history.recorder = self._recorder_factory(ctx.execution_arn)
+            recorder = self._recorder_factory(ctx.execution_arn)
             if recorder is not None:
-                recorder(1, "ExecutionStarted", {"input": input, "roleArn": self.machine.role_arn}, 0, now)
+                history.attach(recorder, self._clock)
+                if history.progress:
+                    history.events += (self._started_event, 1, 0, now, input)
         if (input_size is not None and input_size > MAX_PAYLOAD_BYTES) or (
             input_size is None and _oversized(input)
         ):
@@ -147,12 +159,19 @@ class Workflow:
             out = self._drive(self._start, input, ctx)
         except StatesError as error:
             return self._finish(ctx, error)
+        except BaseException:
+            history.close()  # what was recorded is written all the same
+            raise
         if is_pending(out):
+            if history.recording:
+                # Written now: the rest may never run (a caller may drop the Pending).
+                history.flush()
+                return Pending(self._finish_recorded, out, ctx)
             return Pending(self._finish_later, out, ctx)
         history.last += 1
         stop = self._now()
-        if history.recorder is not None:
-            history.recorder(history.last, "ExecutionSucceeded", {"output": out}, history.last - 1, stop)
+        if history.recording:
+            history.end(EXECUTION_SUCCEEDED, history.last, stop, out)
         return ExecutionResult(
             SUCCEEDED,
             out,
@@ -178,6 +197,12 @@ class Workflow:
             return self._finish(ctx, ExecutionTimeout())
         return self._finish(ctx, None, out)
 
+    async def _finish_recorded(self, pending: Any, ctx: ExecutionContext) -> ExecutionResult:
+        try:
+            return await self._finish_later(pending, ctx)
+        finally:
+            ctx.history.close()  # cancelled or failed on the way: what was recorded is written
+
     def _finish(
         self, ctx: ExecutionContext, error: StatesError | None, output: JSON = None
     ) -> ExecutionResult:
@@ -185,20 +210,20 @@ class Workflow:
         history = ctx.history
         if error is None:
             status = SUCCEEDED
-            event, details = "ExecutionSucceeded", {"output": output}
+            event, value = EXECUTION_SUCCEEDED, output
         else:
             status = TIMED_OUT if isinstance(error, ExecutionTimeout) else FAILED
             if self.metrics is not None and error.error is not None:
                 self.metrics.error(error.error)
-            event = "ExecutionTimedOut" if status == TIMED_OUT else "ExecutionFailed"
+            event = EXECUTION_TIMED_OUT if status == TIMED_OUT else EXECUTION_FAILED
             details = {}
             if error.error is not None:
                 details["error"] = error.error
             if error.cause is not None:
                 details["cause"] = error.cause
-            output = None
-        if history.recorder is not None:
-            history.recorder(history.last + 1, event, details, history.last, stop)
+            value, output = details, None
+        if history.recording:
+            history.end(event, history.last + 1, stop, value)
         history.last += 1
         return ExecutionResult(
             status=status,

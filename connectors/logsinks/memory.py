@@ -29,6 +29,13 @@ class MemoryLogSink:
             return
         self.entries.append((event_timestamp_ms, line, state_machine_name, execution_arn))
 
+    def write_batch(
+        self, timestamps: list[int], lines: bytes, state_machine_name: str, execution_arn: str
+    ) -> None:
+        """Keep one execution's lines (``express.logs.sink.WriteLines``), each as an entry."""
+        for stamp, line in zip(timestamps, lines.splitlines(), strict=True):
+            self.write(stamp, line, state_machine_name, execution_arn)
+
     @property
     def lines(self) -> list[bytes]:
         return [entry[1] for entry in self.entries]

@@ -30,7 +30,8 @@ class StdoutLogSink:
         on_drop: DropReporter | None = None,
     ) -> None:
         self._stream = stream if stream is not None else sys.stdout.buffer
-        self._writer: BatchWriter[bytes] = BatchWriter(
+        # Entries: (newline-terminated lines, how many).
+        self._writer: BatchWriter[tuple[bytes, int]] = BatchWriter(
             "stdout",
             self._deliver,
             capacity=capacity,
@@ -38,12 +39,19 @@ class StdoutLogSink:
             wake_at=wake_at,
             linger=linger,
             on_drop=on_drop,
+            lines_of=_line_count,
         )
 
     def write(
         self, event_timestamp_ms: int, line: bytes, state_machine_name: str, execution_arn: str
     ) -> None:
-        self._writer.offer(line)
+        self._writer.offer((line + b"\n", 1))
+
+    def write_batch(
+        self, timestamps: list[int], lines: bytes, state_machine_name: str, execution_arn: str
+    ) -> None:
+        """Queue one execution's lines (``sink.WriteLines``) as one entry."""
+        self._writer.offer((lines, len(timestamps)), len(timestamps))
 
     def stats(self) -> SinkStats:
         return self._writer.stats()
@@ -59,6 +67,10 @@ class StdoutLogSink:
     ) -> None:
         self.close()
 
-    def _deliver(self, batch: list[bytes]) -> None:
-        self._stream.write(b"\n".join(batch) + b"\n")
+    def _deliver(self, batch: list[tuple[bytes, int]]) -> None:
+        self._stream.write(b"".join([lines for lines, _ in batch]))
         self._stream.flush()
+
+
+def _line_count(entry: tuple[bytes, int]) -> int:
+    return entry[1]

@@ -10,8 +10,11 @@ same stream. With ``retention_days`` set, streams whose whole time bucket is old
 the retention period are deleted, as CloudWatch expires events of a group: at start-up,
 then every ``sweep_interval`` seconds, by the writer thread.
 
-``write`` and ``write_framed`` only queue (see ``BatchWriter``); files are written by the
-writer thread. Queued lines are already framed as stream lines.
+``write`` and ``write_framed_batch`` only queue (see ``BatchWriter``); files are written
+by the writer thread. Queued lines are already framed as stream lines, and an
+execution's lines that fall in one time bucket (all of them, but for an execution that
+spans a minute boundary) are one queue entry: the writer thread, which competes with the
+executions for the GIL, does one join per batch and one system call per stream.
 """
 
 from __future__ import annotations
@@ -37,13 +40,22 @@ from express.logs.sink import DropReporter, SinkStats
 
 __all__ = ["LocalLogStore"]
 
-_Entry = tuple[int, bytes, str]
+_Entry = tuple[int, bytes, str, int]  # (a timestamp in the lines' bucket, lines, machine, line count)
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND
 _StreamKey = tuple[str, int]  # (state machine, bucket start in ms)
 
 
+_IOV_MAX = 1024  # buffers per writev, the least POSIX allows
+
+
 class _OpenStream:
-    """A stream file open for appending, unbuffered: one system call per batch and stream."""
+    """A stream file open for appending, unbuffered: few system calls per batch and stream.
+
+    The entries go to the kernel as they are (``writev``): nothing is joined, so the
+    writer thread copies nothing while it holds the GIL, and it makes one system call per
+    ``_IOV_MAX`` entries. Few calls matter as much: after each one the thread waits for
+    the GIL, up to the interpreter's switch interval while executions run.
+    """
 
     __slots__ = ("fd", "size")
 
@@ -51,11 +63,15 @@ class _OpenStream:
         self.fd = fd
         self.size = 0
 
-    def write(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self.fd, view) :]
-        self.size += len(data)
+    def write(self, chunks: list[bytes], size: int) -> None:
+        for start in range(0, len(chunks), _IOV_MAX):
+            group = chunks[start : start + _IOV_MAX]
+            written = os.writev(self.fd, group)
+            if written < sum(map(len, group)):  # cut short (a signal, a full disk): the rest, plainly
+                view = memoryview(b"".join(group))[written:]
+                while view:
+                    view = view[os.write(self.fd, view) :]
+        self.size += size
 
     def close(self) -> None:
         os.close(self.fd)
@@ -63,8 +79,6 @@ class _OpenStream:
 
 class LocalLogStore:
     """Log sink writing one log group of a local CloudWatch-style store."""
-
-    write_framed: Callable[[int, bytes, str, str], None]  # bound in __init__
 
     def __init__(
         self,
@@ -74,7 +88,7 @@ class LocalLogStore:
         bucket_minutes: int = 1,
         max_stream_bytes: int = 64 * 1024 * 1024,
         retention_days: float | None = None,
-        capacity: int = 32_768,
+        capacity: int = 65_536,  # lines: about 32 MB of framed lines at most
         batch_size: int = 32_768,
         wake_at: int = 4096,
         linger: float = 0.2,
@@ -110,36 +124,31 @@ class LocalLogStore:
             linger=linger,
             on_drop=on_drop,
             on_idle=self._maybe_sweep,
+            lines_of=_line_count,
         )
-        self.write_framed = self._fast_write()
+        self._offer = self._writer.queue.offer
 
     def write(
         self, event_timestamp_ms: int, line: bytes, state_machine_name: str, execution_arn: str
     ) -> None:
         """Queue one AWS record (``LogSink.write``); it is framed here."""
-        self.write_framed(
-            event_timestamp_ms, encode_event(event_timestamp_ms, line), state_machine_name, execution_arn
-        )
+        self._offer((event_timestamp_ms, encode_event(event_timestamp_ms, line), state_machine_name, 1))
 
-    def _fast_write(self) -> Callable[[int, bytes, str, str], None]:
-        # ``write_framed`` runs once per logged event: the queue's checks, inlined. The
-        # execution logger frames the line in the template fill that makes the record,
-        # so the writer thread, which competes for the GIL, only joins lines.
-        queue = self._writer.queue
-        items, capacity, wake_at, wake = queue.items, queue.capacity, queue.wake_at, queue.on_batch
-        offer = queue.offer
-
-        def write_framed(
-            event_timestamp_ms: int, line: bytes, state_machine_name: str, execution_arn: str
-        ) -> None:
-            if len(items) < capacity and not queue.closing:
-                items.append((event_timestamp_ms, line, state_machine_name))
-                if len(items) == wake_at and wake is not None:
-                    wake()
-            else:
-                offer((event_timestamp_ms, line, state_machine_name))  # counts the loss
-
-        return write_framed
+    def write_framed_batch(
+        self, timestamps: list[int], lines: bytes, state_machine_name: str, execution_arn: str
+    ) -> None:
+        """Queue framed stream lines of one execution, one per timestamp (``sink.WriteLines``)."""
+        width = self._width_ms
+        low, high = min(timestamps), max(timestamps)
+        if low - low % width == high - high % width:
+            self._offer((low, lines, state_machine_name, len(timestamps)), len(timestamps))
+            return
+        # Across a bucket boundary: each bucket's lines are an entry of their own.
+        runs: dict[int, list[bytes]] = {}
+        for stamp, line in zip(timestamps, lines.splitlines(keepends=True), strict=True):
+            runs.setdefault(stamp - stamp % width, []).append(line)
+        for start, run in runs.items():
+            self._offer((start, b"".join(run), state_machine_name, len(run)), len(run))
 
     def stats(self) -> SinkStats:
         return self._writer.stats()
@@ -190,30 +199,31 @@ class LocalLogStore:
         width = self._width_ms
         machine: str | None = None
         start = end = 0
-        lines: list[bytes] = []
-        for timestamp_ms, line, entry_machine in batch:
+        chunks: list[bytes] = []
+        for timestamp_ms, lines, entry_machine, _ in batch:
             if entry_machine is not machine or not start <= timestamp_ms < end:
                 # Entries come in time order, so runs for one stream are long.
-                if lines and machine is not None:
-                    self._append((machine, start), b"".join(lines))
+                if chunks and machine is not None:
+                    self._append((machine, start), chunks)
                 machine, start = entry_machine, timestamp_ms - timestamp_ms % width
-                end, lines = start + width, []
-            lines.append(line)
-        if lines and machine is not None:
-            self._append((machine, start), b"".join(lines))
+                end, chunks = start + width, []
+            chunks.append(lines)
+        if chunks and machine is not None:
+            self._append((machine, start), chunks)
         # Keep the current and the previous bucket open: events near a boundary may arrive late.
         for stale in [key for key in self._open if key[1] < self._newest_ms - width]:
             self._open.pop(stale).close()
 
-    def _append(self, key: _StreamKey, data: bytes) -> None:
+    def _append(self, key: _StreamKey, chunks: list[bytes]) -> None:
+        size = sum(map(len, chunks))
         stream = self._open.get(key)
-        if stream is not None and stream.size and stream.size + len(data) > self._max_bytes:
+        if stream is not None and stream.size and stream.size + size > self._max_bytes:
             stream.close()
             del self._open[key]
             stream = None
         if stream is None:
             stream = self._open[key] = _OpenStream(self._create_stream(key))
-        stream.write(data)
+        stream.write(chunks, size)
         self._newest_ms = max(self._newest_ms, key[1])
 
     def _create_stream(self, key: _StreamKey) -> int:
@@ -229,3 +239,7 @@ class LocalLogStore:
                 continue
             self._next_sequence[key] = sequence + 1
             return fd
+
+
+def _line_count(entry: _Entry) -> int:
+    return entry[3]

@@ -139,7 +139,7 @@ def format_event(
     execution_arn: str,
     include_execution_data: bool = True,
 ) -> bytes:
-    """One log line (without its newline): the reference ``express.logs.encoder`` must match."""
+    """One log line (without its newline): the reference ``express.logs.lines`` must match."""
     shape = details_with_data if include_execution_data else details_without_data
     return orjson.dumps(
         {

@@ -11,34 +11,200 @@ by the first assignment, and one per Parallel branch or Map iteration, whose rea
 through to the enclosing scopes and whose writes stay its own (AWS's scoping: an inner
 scope reads outer variables but never assigns them).
 
+``History`` numbers the execution's events and, when a recorder is attached, buffers
+them: an event is five flat entries appended to ``History.events`` (its ``EventKind``,
+id, previous id, time, value), with no details dict built and nothing formatted. The
+recorder gets the buffer in one call (``flush``) when the execution ends, when it first
+waits, before it sleeps and when the buffer grows long, so a log formats a whole
+execution in one pass. The recorder's level decides what is buffered: with ``progress``
+(level ALL) every event, otherwise only events of its ``admitted`` types (failures), and
+the states then take the same fast paths as with logging off.
+
 Invariants: ``History.last`` is the id of the last history event the execution has gone
 through, counted exactly as AWS counts them, whether or not events are being recorded;
-causes quote these ids ("entered at the event id #4"). An execution that assigns no
-variable never creates a scope, and a child context of such an execution has none either.
+causes quote these ids ("entered at the event id #4"). A buffered value is never changed
+afterwards: the engine builds new documents rather than change one in place, and a
+handler's result, the one value a handler may still hold, is buffered as a ``Snapshot``
+of its JSON. An execution that assigns no variable never creates a scope, and a child
+context of such an execution has none either.
 """
 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
-from typing import Any
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, Protocol
+
+import orjson
 
 from express.types import JSON, Clock, SystemClock
 
-__all__ = ["ExecutionContext", "History", "MachineInfo", "Variables", "iso_timestamp"]
+__all__ = [
+    "EXECUTION_FAILED",
+    "EXECUTION_SUCCEEDED",
+    "EXECUTION_TIMED_OUT",
+    "EventKind",
+    "EventLog",
+    "EventRecorder",
+    "ExecutionContext",
+    "History",
+    "MachineInfo",
+    "Snapshot",
+    "Variables",
+    "iso_timestamp",
+]
 
+# A recorder of single events: (event_id, event_type, details, previous_event_id, epoch seconds).
+# A recorder that also has ``record_events(buffer)`` (``express.logs.ExecutionLogger``'s) gets
+# the buffer itself; any other gets each buffered event in order, its details rebuilt.
 EventRecorder = Callable[[int, str, dict[str, Any], int, float], None]
 
 
+class EventLog(Protocol):
+    """A recorder that takes an execution's buffer at once (``express.logs`` provides one)."""
+
+    progress: bool  # every event is buffered (level ALL); otherwise only ``admitted`` types
+    admitted: frozenset[str]
+    payloads: bool  # payloads are logged
+
+    def record_events(self, events: list[Any]) -> None:
+        """Write buffered events: five entries each (kind, id, previous id, time, value)."""
+        ...
+
+
+class EventKind:
+    """One kind of history event as one state (or the execution) emits it, made at compile time.
+
+    ``static`` holds the details every event of the kind has (a state's name, a Task's
+    resource). ``key`` names the one detail an event brings (``input``, ``output``,
+    ``index``, ...) and the event's value is that detail; with ``key`` None the value is a
+    dict of further details, or None.
+    """
+
+    __slots__ = ("key", "static", "type")
+
+    def __init__(self, type_: str, static: Mapping[str, JSON] | None = None, key: str | None = None) -> None:
+        self.type = type_
+        self.static: dict[str, JSON] = dict(static or {})
+        self.key = key
+
+    def __repr__(self) -> str:
+        return f"<EventKind {self.type} {self.static} {self.key}>"
+
+    def details(self, value: Any) -> dict[str, Any]:
+        """The event's details dict, as a recorder of single events takes them."""
+        if value.__class__ is Snapshot:
+            value = value.value if value.json is None else orjson.loads(value.json)
+        if self.key is not None:
+            return {**self.static, self.key: value}
+        return {**self.static, **value} if value else dict(self.static)
+
+
+class Snapshot:
+    """A value buffered with its JSON as it was when recorded: a handler's result, which the
+    handler may keep and change later (as a Lambda function's result, it is logged as returned).
+
+    ``json`` is None in the rare case orjson cannot encode the value alone; it is then
+    encoded when the log is written.
+    """
+
+    __slots__ = ("json", "value")
+
+    def __init__(self, value: JSON) -> None:
+        self.value = value
+        try:
+            self.json: bytes | None = orjson.dumps(value)
+        except TypeError:
+            self.json = None
+
+
+EXECUTION_SUCCEEDED = EventKind("ExecutionSucceeded", key="output")
+EXECUTION_FAILED = EventKind("ExecutionFailed")  # value: {"error": ..., "cause": ...}
+EXECUTION_TIMED_OUT = EventKind("ExecutionTimedOut")
+
+
 class History:
-    """Event ids of one execution, and the recorder that receives events (None: counting only)."""
+    """Event ids of one execution and, while it is recorded, its buffered events.
 
-    __slots__ = ("last", "recorder", "transitions")
+    ``events``, ``now``, ``log``, ``admitted`` and ``payloads`` exist only while
+    ``recording``; the engine reads them only behind ``progress`` (every event is
+    buffered) or ``recording`` (then events of the ``admitted`` types are).
+    """
 
-    def __init__(self, recorder: EventRecorder | None = None) -> None:
+    __slots__ = (
+        "admitted",
+        "events",
+        "last",
+        "log",
+        "now",
+        "payloads",
+        "progress",
+        "recording",
+        "transitions",
+    )
+
+    LIMIT: ClassVar[int] = 5 * 256  # buffered entries (five per event) at which a state flushes
+    events: list[Any]
+    log: Callable[[list[Any]], None]
+    now: Callable[[], float]
+    admitted: frozenset[str]  # the types buffered when ``progress`` is off
+    payloads: bool  # whether payloads are logged: only then is a handler's result snapshotted
+
+    def __init__(self) -> None:
         self.last = 0
-        self.recorder = recorder
         self.transitions = 0  # state transitions taken, retries included
+        self.progress = False
+        self.recording = False
+
+    def attach(self, recorder: EventRecorder, clock: Clock) -> None:
+        """Record this execution's events for ``recorder``, stamped by ``clock``."""
+        if hasattr(recorder, "record_events"):
+            # The recorder says what its level writes, so that nothing else is buffered.
+            log: EventLog = recorder  # type: ignore[assignment]
+            self.log, self.progress, self.payloads = log.record_events, log.progress, log.payloads
+            self.admitted = log.admitted
+        else:
+            self.log, self.progress, self.payloads = _replaying(recorder), True, True
+            self.admitted = frozenset()
+        self.events = []
+        # The system clock's reading is time.time itself: no Python call per event.
+        self.now = time.time if clock.__class__ is SystemClock else clock.now
+        self.recording = True
+
+    def flush(self) -> None:
+        """Hand what is buffered to the recorder."""
+        if self.recording and self.events:
+            events, self.events = self.events, []
+            self.log(events)
+
+    def end(self, kind: EventKind, event_id: int, at: float, value: Any) -> None:
+        """Buffer the execution's last event, write the buffer and stop recording."""
+        events = self.events
+        if self.progress or kind.type in self.admitted:
+            events += (kind, event_id, event_id - 1, at, value)
+        self.recording = self.progress = False
+        if events:
+            self.log(events)
+
+    def close(self) -> None:
+        """Write what is buffered and stop recording: later events are only counted."""
+        if self.recording:
+            events = self.events
+            self.recording = self.progress = False
+            if events:
+                self.log(events)
+
+
+def _replaying(recorder: EventRecorder) -> Callable[[list[Any]], None]:
+    def record_events(events: list[Any]) -> None:
+        entries = iter(events)
+        for kind, event_id, previous, at, value in zip(
+            entries, entries, entries, entries, entries, strict=True
+        ):
+            recorder(event_id, kind.type, kind.details(value), previous, at)
+
+    return record_events
 
 
 def iso_timestamp(epoch_seconds: float) -> str:

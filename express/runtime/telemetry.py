@@ -6,7 +6,9 @@ level, writing to the configured log sink) and ``machine_metrics`` (the bound
 ``StateMachineMetrics`` the engine reports transitions, errors, retries and handler calls
 into). ``start`` then serves ``/metrics`` and ``/healthz`` and starts a sink that needs
 the event loop (Kafka); ``stop`` flushes the log sink and stops serving; ``summary``
-reports what the sink wrote and dropped.
+reports what the sink wrote and dropped. An execution hands its buffered events to the
+log as it ends, also when it is cancelled: ``stop`` first lets executions the pipeline
+abandoned finish unwinding, so that what they recorded reaches the sink before it closes.
 
 Invariants: with logging OFF no sink exists and the workflow gets no recorder factory;
 without ``--metrics-port`` nothing is registered and the workflow gets no metrics; a log
@@ -102,6 +104,7 @@ class Telemetry:
         """Flush the log sink (bounded by its close timeout), then stop serving."""
         sink = self.sink
         if sink is not None and not self._closed:
+            await _settle_cancelled_tasks(_UNWIND_TIMEOUT)
             self._closed = True
             close = getattr(sink, "close", None)
             if close is not None:
@@ -155,6 +158,17 @@ class Telemetry:
         task.add_done_callback(_report_failure)
         self._tasks.append(task)
         return status.future.result()
+
+
+_UNWIND_TIMEOUT = 2.0  # seconds given to cancelled executions to write their logs
+
+
+async def _settle_cancelled_tasks(timeout: float) -> None:
+    """Wait (a bounded time) for the tasks being cancelled, abandoned executions among them."""
+    current = asyncio.current_task()
+    unwinding = [task for task in asyncio.all_tasks() if task is not current and task.cancelling()]
+    if unwinding:
+        await asyncio.wait(unwinding, timeout=timeout)
 
 
 class _Started:

@@ -227,7 +227,7 @@ def test_admitted_types_per_level() -> None:
     assert admitted_event_types(LogLevel.OFF) == frozenset()
 
 
-# -- the recorder's compiled encoder produces the reference bytes ----------------------
+# -- events given to the recorder one by one produce the reference bytes -----------------
 
 EVENT_TYPES = st.sampled_from(
     [
@@ -280,12 +280,15 @@ class FramingSink:
     def write(
         self, event_timestamp_ms: int, line: bytes, state_machine_name: str, execution_arn: str
     ) -> None:
-        raise AssertionError("a sink with write_framed gets framed lines")
+        raise AssertionError("a sink with write_framed_batch gets framed lines")
 
-    def write_framed(
-        self, event_timestamp_ms: int, line: bytes, state_machine_name: str, execution_arn: str
+    def write_framed_batch(
+        self, timestamps: list[int], lines: bytes, state_machine_name: str, execution_arn: str
     ) -> None:
-        self.lines.append(line)
+        assert lines.endswith(b"\n")
+        framed = lines.splitlines(keepends=True)
+        assert len(framed) == len(timestamps)
+        self.lines += framed
 
 
 @given(events, st.booleans())
@@ -332,21 +335,21 @@ def test_common_shapes_with_a_key_missing_or_null_still_match(framed: bool) -> N
     assert sink.lines == expected
 
 
-def test_a_payload_handed_over_is_encoded_once_and_never_stale() -> None:
+def test_events_given_one_by_one_show_each_payload_as_it_was() -> None:
     sink = MemoryLogSink()
     recorder = ExecutionLogger(LoggingConfiguration(LogLevel.ALL, True), sink, "M").recorder(ARN)
     assert recorder is not None
     payload = {"v": 1}
     recorder(1, "ExecutionStarted", {"input": payload, "roleArn": "r"}, 0, 1.0)
-    recorder(2, "PassStateEntered", {"name": "P", "input": payload}, 0, 1.0)  # handed over: reused
-    payload["v"] = 2  # the state changes it in place before exiting
-    recorder(3, "PassStateExited", {"name": "P", "output": payload}, 2, 1.0)  # not a handover: re-encoded
+    recorder(2, "PassStateEntered", {"name": "P", "input": payload}, 0, 1.0)
+    payload["v"] = 2  # changed in place between two calls: each call is written as it comes
+    recorder(3, "PassStateExited", {"name": "P", "output": payload}, 2, 1.0)
     recorder(4, "ExecutionSucceeded", {"output": payload}, 3, 1.0)
     texts = [record["details"].get("input") or record["details"].get("output") for record in sink.records()]
     assert texts == ['{"v":1}', '{"v":1}', '{"v":2}', '{"v":2}']
 
 
-def test_encoder_learns_optional_keys_of_a_type() -> None:
+def test_optional_keys_of_a_type_come_and_go() -> None:
     sink = MemoryLogSink()
     recorder = ExecutionLogger(LoggingConfiguration(LogLevel.ALL, True), sink, "M").recorder(ARN)
     assert recorder is not None

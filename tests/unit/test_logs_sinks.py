@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -128,6 +129,71 @@ def test_close_gives_up_on_stuck_delivery_and_counts_the_rest() -> None:
     assert writer.stats().dropped["closed"] == 3
 
 
+def test_entries_of_many_lines_count_as_their_lines() -> None:
+    """An execution's lines are one entry; capacity, written and dropped count lines."""
+    release = threading.Event()
+    drops = Drops()
+    delivered: list[tuple[str, int]] = []
+
+    def deliver(batch: list[tuple[str, int]]) -> None:
+        release.wait(DEADLINE)
+        delivered.extend(batch)
+
+    writer: BatchWriter[tuple[str, int]] = BatchWriter(
+        "lines",
+        deliver,
+        capacity=10,
+        batch_size=1,
+        linger=0.01,
+        on_drop=drops,
+        lines_of=lambda entry: entry[1],
+    )
+    writer.offer(("first", 3), 3)
+    wait_for(lambda: writer.stats().queued == 0)  # the thread holds it, stuck in deliver
+    writer.offer(("second", 6), 6)
+    writer.offer(("third", 5), 5)  # 6 + 5 > 10: dropped whole
+    writer.offer(("fourth", 4), 4)
+    assert (writer.stats().queued, writer.stats().dropped["full"]) == (10, 5)
+    release.set()
+    writer.close()
+    assert delivered == [("first", 3), ("second", 6), ("fourth", 4)]
+    assert (writer.stats().written, writer.stats().queued) == (13, 0)
+    assert drops.counts == {"full": 5}
+
+
+def test_entries_left_at_close_count_as_their_lines() -> None:
+    release = threading.Event()
+
+    def deliver(batch: list[tuple[str, int]]) -> None:
+        release.wait(DEADLINE)
+
+    writer: BatchWriter[tuple[str, int]] = BatchWriter(
+        "stuck-lines", deliver, batch_size=1, linger=0.01, lines_of=lambda entry: entry[1]
+    )
+    writer.offer(("held", 1))
+    wait_for(lambda: writer.stats().queued == 0)
+    writer.offer(("a", 4), 4)
+    writer.offer(("b", 7), 7)
+    writer.close(timeout=0.05)
+    release.set()
+    assert writer.stats().dropped["closed"] == 11
+    writer.offer(("late", 2), 2)
+    assert writer.stats().dropped["closed"] == 13
+
+
+def test_a_writer_lowers_the_switch_interval_and_never_raises_it() -> None:
+    previous = sys.getswitchinterval()
+    try:
+        sys.setswitchinterval(0.005)
+        BatchWriter("a", lambda batch: None).close()
+        assert sys.getswitchinterval() == pytest.approx(0.001)
+        sys.setswitchinterval(0.0005)
+        BatchWriter("b", lambda batch: None).close()
+        assert sys.getswitchinterval() == pytest.approx(0.0005)
+    finally:
+        sys.setswitchinterval(previous)
+
+
 def test_writer_rejects_nonsense_bounds() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         BatchWriter("x", lambda batch: None, capacity=0)
@@ -174,16 +240,44 @@ def test_store_names_streams_as_aws_does_and_frames_events(tmp_path: Path) -> No
     assert store.stats().written == 4
 
 
-def test_store_takes_framed_lines_as_the_same_bytes(tmp_path: Path) -> None:
+def test_store_takes_an_executions_framed_lines_as_the_same_bytes(tmp_path: Path) -> None:
+    stamps = [T, T + 1, T + 2]
     with LocalLogStore(tmp_path, "raw") as raw, LocalLogStore(tmp_path, "framed") as framed:
-        for n in range(3):
-            raw.write(T + n, _line(n), "Router", ARN)
-            framed.write_framed(T + n, encode_event(T + n, _line(n)), "Router", ARN)
+        for n, stamp in enumerate(stamps):
+            raw.write(stamp, _line(n), "Router", ARN)
+        framed.write_framed_batch(
+            stamps, b"".join(encode_event(stamp, _line(n)) for n, stamp in enumerate(stamps)), "Router", ARN
+        )
+        assert framed.stats().queued in {0, 3}  # one entry of three lines
     assert _store_lines(group_dir(tmp_path, "raw")) == _store_lines(group_dir(tmp_path, "framed"))
     stream = "states/Router/2024-04-24-11-54/00000000"
     assert (group_dir(tmp_path, "raw") / stream).read_bytes() == (
         group_dir(tmp_path, "framed") / stream
     ).read_bytes()
+    assert framed.stats().written == 3
+
+
+def test_an_executions_lines_across_a_minute_go_to_each_minutes_stream(tmp_path: Path) -> None:
+    boundary = T - T % 60_000 + 60_000
+    stamps = [boundary - 1, boundary - 1, boundary, boundary + 1, boundary - 1]  # the clock may step back
+    lines = b"".join(encode_event(stamp, _line(n)) for n, stamp in enumerate(stamps))
+    with LocalLogStore(tmp_path, "g") as store:
+        store.write_framed_batch(stamps, lines, "Router", ARN)
+    streams = _store_lines(group_dir(tmp_path, "g"))
+    assert {name: [record["id"] for _, record in events] for name, events in streams.items()} == {
+        "states/Router/2024-04-24-11-54/00000000": ["0", "1", "4"],
+        "states/Router/2024-04-24-11-55/00000000": ["2", "3"],
+    }
+    assert store.stats().written == 5
+
+
+def test_a_batch_counts_its_lines_against_the_capacity(tmp_path: Path) -> None:
+    with LocalLogStore(tmp_path, "g", capacity=4, linger=60) as store:
+        framed = b"".join(encode_event(T, _line(n)) for n in range(3))
+        store.write_framed_batch([T] * 3, framed, "Router", ARN)
+        store.write_framed_batch([T] * 3, framed, "Router", ARN)  # 6 lines > 4: dropped whole
+        assert (store.stats().queued, store.stats().dropped["full"]) == (3, 3)
+    assert store.stats().written == 3
 
 
 def test_store_rotates_by_size(tmp_path: Path) -> None:
@@ -256,6 +350,22 @@ def test_stdout_sink_prints_one_record_per_line() -> None:
         sink.write(T, _line(1), "Router", ARN)
         sink.write(T, _line(2), "Router", ARN)
     assert out.getvalue() == _line(1) + b"\n" + _line(2) + b"\n"
+
+
+def test_stdout_sink_prints_an_executions_lines_together_and_counts_them() -> None:
+    out = io.BytesIO()
+    with StdoutLogSink(out) as sink:
+        sink.write(T, _line(1), "Router", ARN)
+        sink.write_batch([T, T + 1], _line(2) + b"\n" + _line(3) + b"\n", "Router", ARN)
+    assert out.getvalue() == b"".join(_line(n) + b"\n" for n in (1, 2, 3))
+    assert sink.stats().written == 3
+
+
+def test_memory_sink_keeps_an_executions_lines_one_by_one() -> None:
+    sink = MemoryLogSink(capacity=2)
+    sink.write_batch([T, T + 1, T + 2], b"".join(_line(n) + b"\n" for n in range(3)), "Router", ARN)
+    assert sink.entries == [(T, _line(0), "Router", ARN), (T + 1, _line(1), "Router", ARN)]
+    assert sink.stats().dropped["full"] == 1
 
 
 def test_memory_sink_is_bounded() -> None:

@@ -3,7 +3,8 @@
 ``StateEnv`` carries what compilation needs (the nodes to link to, the handler registry,
 account and region for ARNs, the machine's query language). ``enter``/``exit_``/``record``
 are how a state moves the history along: they advance ``History.last`` exactly as AWS
-numbers events, and only when a recorder is attached do they build the event's details.
+numbers events and, when the level writes the event, append it to the history's buffer
+as its ``EventKind`` (made when the state is compiled: ``StateEvents``) and its value.
 """
 
 from __future__ import annotations
@@ -18,13 +19,22 @@ from express.asl.jsonata import QueryFailure, is_expression, references_context
 from express.asl.node import Node
 from express.errors import FieldFailure, StatesError, runtime_cause
 from express.handlers import HandlerRegistry
-from express.runtime.context import ExecutionContext
+from express.runtime.context import EventKind, ExecutionContext, History
 from express.types import JSON
 
 if TYPE_CHECKING:
     from express.metrics import StateMachineMetrics
 
-__all__ = ["StateEnv", "enter", "exit_", "fail_in_state", "record", "uses_context"]
+__all__ = [
+    "StateEnv",
+    "StateEvents",
+    "enter",
+    "enter_fail",
+    "exit_",
+    "fail_in_state",
+    "record",
+    "uses_context",
+]
 
 
 @dataclass
@@ -61,45 +71,77 @@ def uses_context(spec: Any) -> bool:
     return False
 
 
-def enter(ctx: ExecutionContext, type_: str, name: str, data: JSON) -> int:
+class StateEvents:
+    """The kinds of a state's entered and exited events, made once when it is compiled."""
+
+    __slots__ = ("assigned", "entered", "exited")
+
+    def __init__(self, type_: str, name: str) -> None:
+        static = {"name": name}
+        self.entered = EventKind(type_ + "StateEntered", static, "input")
+        self.exited = EventKind(type_ + "StateExited", static, "output")
+        self.assigned = EventKind(type_ + "StateExited", static)  # value: output and assignedVariables
+
+
+_LIMIT = History.LIMIT
+_EVALUATION_FAILED = EventKind("EvaluationFailed")  # value: error, cause, location and state
+
+
+def enter(ctx: ExecutionContext, events: StateEvents, data: JSON) -> int:
     """Record ``<Type>StateEntered``; return its event id."""
     h = ctx.history
     prev = h.last
     entered = prev + 1
     h.last = entered
-    if h.recorder is not None:
+    if h.progress:
+        buffered = h.events
         # AWS gives the first state entered a previous_event_id of 0, not ExecutionStarted's 1.
-        h.recorder(
-            entered,
-            type_ + "StateEntered",
-            {"name": name, "input": data},
-            prev if prev > 1 else 0,
-            ctx.clock.now(),
-        )
+        buffered += (events.entered, entered, prev if prev > 1 else 0, h.now(), data)
+        if len(buffered) >= _LIMIT:
+            h.flush()  # a long execution's log is written as it goes
+    return entered
+
+
+def enter_fail(ctx: ExecutionContext, events: StateEvents, data: JSON) -> int:
+    """``enter`` for a Fail state, whose entry level ERROR writes too."""
+    h = ctx.history
+    if h.progress:
+        return enter(ctx, events, data)
+    prev = h.last
+    entered = prev + 1
+    h.last = entered
+    if h.recording and events.entered.type in h.admitted:
+        h.events += (events.entered, entered, prev if prev > 1 else 0, h.now(), data)
     return entered
 
 
 def exit_(
-    ctx: ExecutionContext, type_: str, name: str, output: JSON, assigned: dict[str, JSON] | None = None
+    ctx: ExecutionContext, events: StateEvents, output: JSON, assigned: dict[str, JSON] | None = None
 ) -> None:
     """Record ``<Type>StateExited``; ``assigned`` is what the state's Assign set, if it has one."""
     h = ctx.history
     prev = h.last
     h.last = prev + 1
-    if h.recorder is not None:
-        details: dict[str, Any] = {"name": name, "output": output}
-        if assigned is not None:
-            details["assignedVariables"] = assigned
-        h.recorder(prev + 1, type_ + "StateExited", details, prev, ctx.clock.now())
+    if h.progress:
+        buffered = h.events
+        if assigned is None:
+            buffered += (events.exited, prev + 1, prev, h.now(), output)
+        else:
+            value = {"output": output, "assignedVariables": assigned}
+            buffered += (events.assigned, prev + 1, prev, h.now(), value)
 
 
-def record(ctx: ExecutionContext, type_: str, details: dict[str, Any]) -> int:
-    """Any other event (TaskScheduled, MapIterationStarted, ...); returns its id."""
+def record(ctx: ExecutionContext, kind: EventKind, value: Any = None) -> int:
+    """Any other event (TaskScheduled, MapIterationStarted, ...); returns its id.
+
+    ``value`` is the detail ``kind.key`` names, or a dict of details when it names none.
+    """
     h = ctx.history
     prev = h.last
     h.last = prev + 1
-    if h.recorder is not None:
-        h.recorder(prev + 1, type_, details, prev, ctx.clock.now())
+    if h.progress or (h.recording and kind.type in h.admitted):
+        buffered = h.events
+        buffered += (kind, prev + 1, prev, h.now(), value)
     return prev + 1
 
 
@@ -108,9 +150,9 @@ def fail_in_state(ctx: ExecutionContext, name: str, entered: int, failure: Field
     cause = runtime_cause(name, entered, failure.detail)
     if isinstance(failure, QueryFailure):
         h = ctx.history
-        if h.recorder is None:
-            h.last += 1
-        else:
+        if h.recording:
             details = {"error": failure.error, "cause": cause, "location": failure.location, "state": name}
-            record(ctx, "EvaluationFailed", details)
+            record(ctx, _EVALUATION_FAILED, details)
+        else:
+            h.last += 1
     return StatesError(failure.error, cause)

@@ -19,7 +19,7 @@ from express.asl.io import compile_filter_path
 from express.asl.jsonata import StatesVar
 from express.asl.jsonata_template import Builder, compile_boolean, compile_value
 from express.asl.node import Node, StepResult
-from express.asl.states.base import StateEnv, enter, exit_, fail_in_state, uses_context
+from express.asl.states.base import StateEnv, StateEvents, enter, exit_, fail_in_state, uses_context
 from express.asl.variables import compile_jsonata_assign, compile_jsonpath_assign, resolve_variable
 from express.errors import FieldFailure, StatesError, runtime_cause
 from express.runtime.context import ExecutionContext
@@ -78,8 +78,10 @@ def _jsonpath_choice(name: str, spec: Mapping[str, Any], env: StateEnv, default:
             track=track,
         )
 
+    events = StateEvents("Choice", name)
+
     def run_choice(data: JSON, ctx: ExecutionContext) -> StepResult:
-        entered = enter(ctx, "Choice", name, data)
+        entered = enter(ctx, events, data)
         if track:
             ctx.enter(name)
         try:
@@ -98,7 +100,7 @@ def _jsonpath_choice(name: str, spec: Mapping[str, Any], env: StateEnv, default:
             out = effective if output_path is None else output_path(effective, ctx)
         except FieldFailure as failure:
             raise fail_in_state(ctx, name, entered, failure) from None
-        exit_(ctx, "Choice", name, out, values)
+        exit_(ctx, events, out, values)
         if values is not None:
             ctx.assign(values)
         return out, target
@@ -116,12 +118,13 @@ def _plain_choice(
     track: bool,
 ) -> Any:
     """A JSONPath Choice that assigns nothing: only the rules' predicates run."""
+    events = StateEvents("Choice", name)
 
     def run_plain_choice(data: JSON, ctx: ExecutionContext) -> StepResult:
         history = ctx.history
-        recording = history.recorder is not None
+        recording = history.progress
         if recording:
-            entered = enter(ctx, "Choice", name, data)
+            entered = enter(ctx, events, data)
         else:
             entered = history.last = history.last + 1
         if track:
@@ -139,7 +142,7 @@ def _plain_choice(
         except FieldFailure as failure:
             raise fail_in_state(ctx, name, entered, failure) from None
         if recording:
-            exit_(ctx, "Choice", name, out)
+            exit_(ctx, events, out)
         else:
             history.last += 1
         return out, target
@@ -167,9 +170,10 @@ def _jsonata_choice(name: str, spec: Mapping[str, Any], env: StateEnv, default: 
     state_output = compile_value(spec["Output"], "Output", f"{pointer}/Output") if "Output" in spec else None
     state_assign = compile_jsonata_assign(spec, "Assign", f"{pointer}/Assign")
     track = uses_context(spec)
+    events = StateEvents("Choice", name)
 
     def run_jsonata_choice(data: JSON, ctx: ExecutionContext) -> StepResult:
-        entered = enter(ctx, "Choice", name, data)
+        entered = enter(ctx, events, data)
         if track:
             ctx.enter(name)
         states = StatesVar(data, ctx)
@@ -190,7 +194,7 @@ def _jsonata_choice(name: str, spec: Mapping[str, Any], env: StateEnv, default: 
             out = data if output is None else output(states)
         except FieldFailure as failure:
             raise fail_in_state(ctx, name, entered, failure) from None
-        exit_(ctx, "Choice", name, out, values)
+        exit_(ctx, events, out, values)
         if values is not None:
             ctx.assign(values)
         return out, target

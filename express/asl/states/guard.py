@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from express.asl.node import Node, Pending, StepResult, is_pending
-from express.asl.states.base import enter, exit_, fail_in_state
+from express.asl.states.base import StateEvents, enter, exit_, fail_in_state
 from express.asl.states.policy import ErrorPolicy
 from express.asl.states.wait_state import sleep_within_deadline
 from express.asl.variables import Assigned
@@ -46,12 +46,13 @@ def guarded_state(
     metrics: StateMachineMetrics | None = None,
 ) -> Callable[[JSON, ExecutionContext], Any]:
     """``assigns``: whether an attempt may return ``Assigned`` (the state has an Assign)."""
+    events = StateEvents(type_, name)
 
     def run_guarded(data: JSON, ctx: ExecutionContext) -> Any:
         history = ctx.history
-        recording = history.recorder is not None
+        recording = history.progress
         if recording:
-            entered = enter(ctx, type_, name, data)
+            entered = enter(ctx, events, data)
         else:
             entered = history.last = history.last + 1
         if track_context:
@@ -69,20 +70,20 @@ def guarded_state(
         if assigns and out.__class__ is Assigned:
             return _leave_assigned(ctx, out, nxt)
         if recording:
-            exit_(ctx, type_, name, out)
+            exit_(ctx, events, out)
         else:
             history.last += 1
         return out, nxt
 
     def _leave_assigned(ctx: ExecutionContext, out: Assigned, target: Node | None) -> StepResult:
-        exit_(ctx, type_, name, out.output, out.values)
+        exit_(ctx, events, out.output, out.values)
         ctx.assign(out.values)
         return out.output, target
 
     def _leave(ctx: ExecutionContext, out: Any, target: Node | None) -> StepResult:
         if out.__class__ is Assigned:
             return _leave_assigned(ctx, out, target)
-        exit_(ctx, type_, name, out)
+        exit_(ctx, events, out)
         return out, target
 
     def _recover(

@@ -26,12 +26,15 @@ from express.asl.states.map_input import compile_map_input
 from express.asl.states.policy import compile_policy
 from express.asl.states.together import run_together
 from express.errors import FieldFailure, StatesError
-from express.runtime.context import ExecutionContext
+from express.runtime.context import EventKind, ExecutionContext
 from express.types import JSON
 
 __all__ = ["compile_map", "INLINE_MAP_CONCURRENCY"]
 
 INLINE_MAP_CONCURRENCY = 40
+_MAP_STARTED = EventKind("MapStateStarted", key="length")
+_MAP_SUCCEEDED = EventKind("MapStateSucceeded")
+_MAP_FAILED = EventKind("MapStateFailed")
 
 
 def compile_map(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Node | None) -> Any:
@@ -41,9 +44,13 @@ def compile_map(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Node | N
     processor = env.compile_branch(spec[processor_field], f"{pointer}/{processor_field}")
     prepare = compile_map_input(spec, pointer, jsonata)
     complete = compile_completion(spec, pointer, jsonata)
+    named = {"name": name}
+    iteration_started = EventKind("MapIterationStarted", named, "index")
+    iteration_succeeded = EventKind("MapIterationSucceeded", named, "index")
+    iteration_failed = EventKind("MapIterationFailed", named, "index")
 
     def finish(data: JSON, ctx: ExecutionContext, entered: int, results: list[JSON]) -> Any:
-        record(ctx, "MapStateSucceeded", {})
+        record(ctx, _MAP_SUCCEEDED)
         try:
             check_size(results, name)
             return results if complete is None else complete(data, ctx, results)
@@ -53,24 +60,24 @@ def compile_map(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Node | N
     def run_iteration(index: int, item_input: JSON, ctx: ExecutionContext, item: JSON) -> Any:
         child = ctx.child()
         child.map_item = (index, item)
-        record(ctx, "MapIterationStarted", {"name": name, "index": index})
+        record(ctx, iteration_started, index)
         try:
             out = env.drive(processor, item_input, child)
         except StatesError:
-            record(ctx, "MapIterationFailed", {"name": name, "index": index})
+            record(ctx, iteration_failed, index)
             raise
         if is_pending(out):
             return Pending(_iteration_async, index, out, ctx)
-        record(ctx, "MapIterationSucceeded", {"name": name, "index": index})
+        record(ctx, iteration_succeeded, index)
         return out
 
     async def _iteration_async(index: int, pending: Any, ctx: ExecutionContext) -> JSON:
         try:
             out = await pending
         except StatesError:
-            record(ctx, "MapIterationFailed", {"name": name, "index": index})
+            record(ctx, iteration_failed, index)
             raise
-        record(ctx, "MapIterationSucceeded", {"name": name, "index": index})
+        record(ctx, iteration_succeeded, index)
         return out
 
     def attempt(data: JSON, ctx: ExecutionContext, entered: int) -> Any:
@@ -78,13 +85,13 @@ def compile_map(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Node | N
             items, limit, inputs = prepare(data, ctx)
         except FieldFailure as failure:
             raise fail_in_state(ctx, name, entered, failure) from None
-        record(ctx, "MapStateStarted", {"length": len(items)})
+        record(ctx, _MAP_STARTED, len(items))
         results: list[JSON] = [None] * len(items)
         for i, item in enumerate(items):
             try:
                 out = run_iteration(i, inputs[i], ctx, item)
             except StatesError:
-                record(ctx, "MapStateFailed", {})
+                record(ctx, _MAP_FAILED)
                 raise
             if is_pending(out):
                 return Pending(_run_rest, data, ctx, entered, items, inputs, results, i, out, limit)
@@ -123,7 +130,7 @@ def compile_map(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Node | N
             for _ in range(workers - 1):
                 group.start_soon(worker, None, -1)
 
-        await run_together(ctx, start_workers, "MapStateFailed")
+        await run_together(ctx, start_workers, _MAP_FAILED)
         return finish(data, ctx, entered, results)
 
     policy = compile_policy(spec, env.nodes, jsonata=jsonata, pointer=pointer)

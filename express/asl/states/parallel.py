@@ -23,10 +23,14 @@ from express.asl.states.guard import guarded_state
 from express.asl.states.policy import compile_policy
 from express.asl.states.together import run_together
 from express.errors import FieldFailure, StatesError
-from express.runtime.context import ExecutionContext
+from express.runtime.context import EventKind, ExecutionContext
 from express.types import JSON
 
 __all__ = ["compile_parallel"]
+
+_STARTED = EventKind("ParallelStateStarted")
+_SUCCEEDED = EventKind("ParallelStateSucceeded")
+_FAILED = EventKind("ParallelStateFailed")
 
 
 def compile_parallel(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Node | None) -> Any:
@@ -37,7 +41,7 @@ def compile_parallel(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Nod
     complete = compile_completion(spec, pointer, jsonata)
 
     def finish(data: JSON, ctx: ExecutionContext, entered: int, results: list[JSON]) -> Any:
-        record(ctx, "ParallelStateSucceeded", {})
+        record(ctx, _SUCCEEDED)
         try:
             check_size(results, name)
             return results if complete is None else complete(data, ctx, results)
@@ -49,7 +53,7 @@ def compile_parallel(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Nod
             payload = data if arguments is None else arguments(data, ctx)
         except FieldFailure as failure:
             raise fail_in_state(ctx, name, entered, failure) from None
-        record(ctx, "ParallelStateStarted", {})
+        record(ctx, _STARTED)
         results: list[JSON] = [None] * len(branches)
         pending: list[tuple[int, Any]] = []
         try:
@@ -60,7 +64,7 @@ def compile_parallel(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Nod
                 else:
                     results[i] = out
         except StatesError:
-            record(ctx, "ParallelStateFailed", {})
+            record(ctx, _FAILED)
             raise
         if not pending:
             return finish(data, ctx, entered, results)
@@ -76,7 +80,7 @@ def compile_parallel(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Nod
             for i, coroutine in pending:
                 group.start_soon(settle, i, coroutine)
 
-        await run_together(ctx, start_branches, "ParallelStateFailed")
+        await run_together(ctx, start_branches, _FAILED)
         return finish(data, ctx, entered, results)
 
     policy = compile_policy(spec, env.nodes, jsonata=jsonata, pointer=pointer)

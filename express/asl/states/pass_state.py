@@ -15,7 +15,7 @@ from express.asl.io import ABSENT, check_size, compile_filter_path, compile_resu
 from express.asl.jsonata import StatesVar
 from express.asl.jsonata_template import compile_value
 from express.asl.node import Node, StepResult
-from express.asl.states.base import StateEnv, enter, exit_, fail_in_state, uses_context
+from express.asl.states.base import StateEnv, StateEvents, enter, exit_, fail_in_state, uses_context
 from express.asl.templates import compile_template
 from express.asl.variables import compile_jsonata_assign, compile_jsonpath_assign
 from express.errors import FieldFailure, StatesError
@@ -51,6 +51,7 @@ def _jsonpath_pass(name: str, spec: Mapping[str, Any], nxt: Node | None) -> Any:
     params = compile_template(spec["Parameters"]) if "Parameters" in spec else None
     assign = compile_jsonpath_assign(spec)
     track = uses_context(spec)
+    events = StateEvents("Pass", name)
 
     def result_of(data: JSON, ctx: ExecutionContext) -> JSON:
         effective = data if input_path is None else input_path(data, ctx)
@@ -65,7 +66,7 @@ def _jsonpath_pass(name: str, spec: Mapping[str, Any], nxt: Node | None) -> Any:
         return effective
 
     def run_pass(data: JSON, ctx: ExecutionContext) -> StepResult:
-        entered = enter(ctx, "Pass", name, data)
+        entered = enter(ctx, events, data)
         if track:
             ctx.enter(name)
         try:
@@ -85,7 +86,7 @@ def _jsonpath_pass(name: str, spec: Mapping[str, Any], nxt: Node | None) -> Any:
                 out = output_path(out, ctx)
         except FieldFailure as failure:
             raise fail_in_state(ctx, name, entered, failure) from None
-        exit_(ctx, "Pass", name, out)
+        exit_(ctx, events, out)
         return out, nxt
 
     if assign is None:
@@ -100,7 +101,7 @@ def _jsonpath_pass(name: str, spec: Mapping[str, Any], nxt: Node | None) -> Any:
     assign_from = assign
 
     def run_assigning_pass(data: JSON, ctx: ExecutionContext) -> StepResult:
-        entered = enter(ctx, "Pass", name, data)
+        entered = enter(ctx, events, data)
         if track:
             ctx.enter(name)
         try:
@@ -111,7 +112,7 @@ def _jsonpath_pass(name: str, spec: Mapping[str, Any], nxt: Node | None) -> Any:
                 out = output_path(out, ctx)
         except FieldFailure as failure:
             raise fail_in_state(ctx, name, entered, failure) from None
-        exit_(ctx, "Pass", name, out, values)
+        exit_(ctx, events, out, values)
         ctx.assign(values)
         return out, nxt
 
@@ -122,9 +123,10 @@ def _jsonata_pass(name: str, spec: Mapping[str, Any], pointer: str, nxt: Node | 
     output = compile_value(spec["Output"], "Output", f"{pointer}/Output") if "Output" in spec else None
     assign = compile_jsonata_assign(spec, "Assign", f"{pointer}/Assign")
     track = uses_context(spec)
+    events = StateEvents("Pass", name)
 
     def run_jsonata_pass(data: JSON, ctx: ExecutionContext) -> StepResult:
-        entered = enter(ctx, "Pass", name, data)
+        entered = enter(ctx, events, data)
         if track:
             ctx.enter(name)
         states = StatesVar(data, ctx)
@@ -137,7 +139,7 @@ def _jsonata_pass(name: str, spec: Mapping[str, Any], pointer: str, nxt: Node | 
                 check_size(out, name)
         except FieldFailure as failure:
             raise fail_in_state(ctx, name, entered, failure) from None
-        exit_(ctx, "Pass", name, out, values)
+        exit_(ctx, events, out, values)
         if values is not None:
             ctx.assign(values)
         return out, nxt
@@ -156,7 +158,7 @@ def _parameters_pass(
 
     def run_parameters_pass(data: JSON, ctx: ExecutionContext) -> StepResult:
         history = ctx.history
-        if history.recorder is not None:
+        if history.progress:
             return general(data, ctx)
         entered = history.last + 1
         history.last = entered
@@ -175,14 +177,15 @@ def _parameters_pass(
 
 def _trivial_pass(name: str, nxt: Node | None) -> Any:
     """A Pass that only moves on: two history events and nothing else."""
+    events = StateEvents("Pass", name)
 
     def run_trivial_pass(data: JSON, ctx: ExecutionContext) -> StepResult:
         h = ctx.history
-        if h.recorder is None:
+        if not h.progress:
             h.last += 2
         else:
-            enter(ctx, "Pass", name, data)
-            exit_(ctx, "Pass", name, data)
+            enter(ctx, events, data)
+            exit_(ctx, events, data)
         return data, nxt
 
     return run_trivial_pass

@@ -23,7 +23,7 @@ from express.asl.states.guard import guarded_state
 from express.asl.states.policy import compile_policy
 from express.asl.states.task_input import compile_task_input, static_arguments
 from express.errors import DefinitionError, Diagnostic, FieldFailure, StatesError
-from express.runtime.context import ExecutionContext
+from express.runtime.context import EventKind, ExecutionContext, Snapshot
 from express.types import JSON
 
 __all__ = ["compile_task"]
@@ -81,15 +81,20 @@ def compile_task(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Node | 
         except FieldFailure as failure:
             raise fail_in_state(ctx, name, entered, failure) from None
         history = ctx.history
-        if direct_handler is not None and history.recorder is None:
+        if direct_handler is not None and not history.progress:
             history.last += 3  # Scheduled, Started, then Succeeded or Failed
             event = copy_event(payload)
             try:
                 result = normalise_result(direct_handler(event), label)
-            except StatesError:
+            except StatesError as error:
+                history.last -= 1  # the failure event is counted again, and recorded, by _failed
+                _failed(ctx, error)
                 raise
             except Exception as exc:
-                raise handler_error(exc) from None
+                failed = handler_error(exc)
+                history.last -= 1
+                _failed(ctx, failed)
+                raise failed from None
             if complete is None:
                 return result
             try:
@@ -156,42 +161,50 @@ def compile_task(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Node | 
 
     # History events, named as AWS names them for this kind of resource.
     resource_details = {"resourceType": invocation.resource_type, "resource": invocation.resource_name}
+    common = {} if lambda_style else resource_details
+    if lambda_style:
+        scheduled_details, payload_key = {"resource": invocation.resource}, "input"
+    else:
+        scheduled_details, payload_key = {**resource_details, "region": env.region}, "parameters"
+    scheduled = EventKind(events + "Scheduled", scheduled_details, payload_key)
+    scheduled_with_timeout = EventKind(events + "Scheduled", scheduled_details)  # value: payload, timeout
+    started = EventKind(events + "Started", common)
+    succeeded = EventKind(events + "Succeeded", common, "output")
+    failed_event = EventKind(events + "Failed", common)  # value: error and cause
+    timed_out_event = EventKind(events + "TimedOut", common)
 
     def _scheduled(ctx: ExecutionContext, payload: JSON, timeout: float | None) -> None:
-        if ctx.history.recorder is None:
+        if not ctx.history.progress:
             ctx.history.last += 1
-            return
-        if lambda_style:
-            details: dict[str, Any] = {"resource": invocation.resource, "input": payload}
+        elif timeout is None:
+            record(ctx, scheduled, payload)
         else:
-            details = {**resource_details, "region": env.region, "parameters": payload}
-        if timeout is not None:
-            details["timeoutInSeconds"] = int(timeout)
-        record(ctx, events + "Scheduled", details)
+            record(ctx, scheduled_with_timeout, {payload_key: payload, "timeoutInSeconds": int(timeout)})
 
     def _started(ctx: ExecutionContext) -> None:
-        if ctx.history.recorder is None:
+        if not ctx.history.progress:
             ctx.history.last += 1
-            return
-        record(ctx, events + "Started", {} if lambda_style else dict(resource_details))
+        else:
+            record(ctx, started)
 
     def _succeeded(ctx: ExecutionContext, result: JSON) -> None:
-        if ctx.history.recorder is None:
-            ctx.history.last += 1
-            return
-        details = {"output": result} if lambda_style else {**resource_details, "output": result}
-        record(ctx, events + "Succeeded", details)
+        history = ctx.history
+        if not history.progress:
+            history.last += 1
+        else:
+            # The handler may keep its result and change it later: it is logged as returned.
+            record(ctx, succeeded, Snapshot(result) if history.payloads else result)
 
     def _failed(ctx: ExecutionContext, error: StatesError, timed_out: bool = False) -> None:
-        if ctx.history.recorder is None:
+        if not ctx.history.recording:
             ctx.history.last += 1
             return
-        details: dict[str, Any] = {} if lambda_style else dict(resource_details)
+        details: dict[str, Any] = {}
         if error.error is not None:
             details["error"] = error.error
         if error.cause is not None:
             details["cause"] = error.cause
-        record(ctx, events + ("TimedOut" if timed_out else "Failed"), details)
+        record(ctx, timed_out_event if timed_out else failed_event, details)
 
     policy = compile_policy(spec, env.nodes, jsonata=jsonata, pointer=pointer)
     return guarded_state(

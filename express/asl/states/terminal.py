@@ -16,7 +16,15 @@ from express.asl.jsonata import StatesVar
 from express.asl.jsonata_template import compile_string, compile_value
 from express.asl.node import StepResult
 from express.asl.paths import PathMissing, compile_reference, compile_variable_reference
-from express.asl.states.base import StateEnv, enter, exit_, fail_in_state, uses_context
+from express.asl.states.base import (
+    StateEnv,
+    StateEvents,
+    enter,
+    enter_fail,
+    exit_,
+    fail_in_state,
+    uses_context,
+)
 from express.errors import FieldFailure, StatesError
 from express.runtime.context import ExecutionContext
 from express.types import JSON, Evaluator
@@ -26,19 +34,20 @@ __all__ = ["compile_fail", "compile_succeed"]
 
 def compile_succeed(name: str, spec: Mapping[str, Any], env: StateEnv) -> Any:
     track = uses_context(spec)
+    events = StateEvents("Succeed", name)
     if env.jsonata(spec):
         pointer = f"{env.pointer}/{name}"
         output = compile_value(spec["Output"], "Output", f"{pointer}/Output") if "Output" in spec else None
 
         def run_jsonata_succeed(data: JSON, ctx: ExecutionContext) -> StepResult:
-            entered = enter(ctx, "Succeed", name, data)
+            entered = enter(ctx, events, data)
             if track:
                 ctx.enter(name)
             try:
                 out = data if output is None else output(StatesVar(data, ctx))
             except FieldFailure as failure:
                 raise fail_in_state(ctx, name, entered, failure) from None
-            exit_(ctx, "Succeed", name, out)
+            exit_(ctx, events, out)
             return out, None
 
         return run_jsonata_succeed
@@ -46,7 +55,7 @@ def compile_succeed(name: str, spec: Mapping[str, Any], env: StateEnv) -> Any:
     output_path = compile_filter_path(spec, "OutputPath")
 
     def run_succeed(data: JSON, ctx: ExecutionContext) -> StepResult:
-        entered = enter(ctx, "Succeed", name, data)
+        entered = enter(ctx, events, data)
         if track:
             ctx.enter(name)
         try:
@@ -55,7 +64,7 @@ def compile_succeed(name: str, spec: Mapping[str, Any], env: StateEnv) -> Any:
                 out = output_path(out, ctx)
         except FieldFailure as failure:
             raise fail_in_state(ctx, name, entered, failure) from None
-        exit_(ctx, "Succeed", name, out)
+        exit_(ctx, events, out)
         return out, None
 
     return run_succeed
@@ -70,9 +79,10 @@ def compile_fail(name: str, spec: Mapping[str, Any], env: StateEnv) -> Any:
         error = _field(spec, "Error", "ErrorPath")
         cause = _field(spec, "Cause", "CausePath")
     track = uses_context(spec)
+    events = StateEvents("Fail", name)
 
     def run_fail(data: JSON, ctx: ExecutionContext) -> StepResult:
-        entered = enter(ctx, "Fail", name, data)
+        entered = enter_fail(ctx, events, data)
         if track:
             ctx.enter(name)
         try:

@@ -14,12 +14,14 @@ from anyio.abc import TaskGroup
 
 from express.asl.states.base import record
 from express.errors import StatesError
-from express.runtime.context import ExecutionContext
+from express.runtime.context import EventKind, ExecutionContext
 
 __all__ = ["run_together"]
 
 
-async def run_together(ctx: ExecutionContext, start: Callable[[TaskGroup], None], failed_event: str) -> None:
+async def run_together(
+    ctx: ExecutionContext, start: Callable[[TaskGroup], None], failed_event: EventKind
+) -> None:
     """Run what ``start`` puts in the group; on failure record ``failed_event`` and re-raise."""
     try:
         async with anyio.create_task_group() as group:
@@ -28,7 +30,7 @@ async def run_together(ctx: ExecutionContext, start: Callable[[TaskGroup], None]
         error = _first_states_error(group_error)
         if error is None:
             raise
-        record(ctx, failed_event, {})
+        record(ctx, failed_event)
         raise error from None
 
 

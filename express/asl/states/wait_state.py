@@ -18,7 +18,7 @@ from express.asl.jsonata import QueryFailure, StatesVar, render
 from express.asl.jsonata_template import compile_string, compile_value
 from express.asl.node import Node, Pending, StepResult
 from express.asl.paths import PathMissing, compile_reference
-from express.asl.states.base import StateEnv, enter, exit_, fail_in_state, uses_context
+from express.asl.states.base import StateEnv, StateEvents, enter, exit_, fail_in_state, uses_context
 from express.asl.timestamps import parse_timestamp
 from express.asl.variables import compile_jsonata_assign, compile_jsonpath_assign
 from express.errors import ExecutionTimeout, FieldFailure
@@ -36,12 +36,13 @@ def compile_wait(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Node | 
     delay = _compile_delay(spec)
     assign = compile_jsonpath_assign(spec)
     track = uses_context(spec)
+    events = StateEvents("Wait", name)
 
     def run_wait(data: JSON, ctx: ExecutionContext) -> Pending:
         return Pending(wait, data, ctx)
 
     async def wait(data: JSON, ctx: ExecutionContext) -> StepResult:
-        entered = enter(ctx, "Wait", name, data)
+        entered = enter(ctx, events, data)
         if track:
             ctx.enter(name)
         try:
@@ -52,7 +53,7 @@ def compile_wait(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Node | 
             out = effective if output_path is None else output_path(effective, ctx)
         except FieldFailure as failure:
             raise fail_in_state(ctx, name, entered, failure) from None
-        exit_(ctx, "Wait", name, out, values)
+        exit_(ctx, events, out, values)
         if values is not None:
             ctx.assign(values)
         return out, nxt
@@ -65,12 +66,13 @@ def _jsonata_wait(name: str, spec: Mapping[str, Any], pointer: str, nxt: Node | 
     output = compile_value(spec["Output"], "Output", f"{pointer}/Output") if "Output" in spec else None
     assign = compile_jsonata_assign(spec, "Assign", f"{pointer}/Assign")
     track = uses_context(spec)
+    events = StateEvents("Wait", name)
 
     def run_wait(data: JSON, ctx: ExecutionContext) -> Pending:
         return Pending(wait, data, ctx)
 
     async def wait(data: JSON, ctx: ExecutionContext) -> StepResult:
-        entered = enter(ctx, "Wait", name, data)
+        entered = enter(ctx, events, data)
         if track:
             ctx.enter(name)
         states = StatesVar(data, ctx)
@@ -81,7 +83,7 @@ def _jsonata_wait(name: str, spec: Mapping[str, Any], pointer: str, nxt: Node | 
             out = data if output is None else output(states)
         except FieldFailure as failure:
             raise fail_in_state(ctx, name, entered, failure) from None
-        exit_(ctx, "Wait", name, out, values)
+        exit_(ctx, events, out, values)
         if values is not None:
             ctx.assign(values)
         return out, nxt
@@ -127,6 +129,8 @@ def _jsonata_delay(spec: Mapping[str, Any], pointer: str) -> Callable[[StatesVar
 async def sleep_within_deadline(ctx: ExecutionContext, seconds: float) -> None:
     if seconds <= 0:
         return
+    # What the execution recorded so far is written now, not when it wakes up.
+    ctx.history.flush()
     now = ctx.clock.now()
     if now + seconds > ctx.deadline:
         await ctx.clock.sleep(max(0.0, ctx.deadline - now))
