@@ -122,12 +122,26 @@ class KafkaProducer:
 
 
 class _OpenBatch:
-    __slots__ = ("builder", "delivery", "partition")
+    """A partition's batch being filled.
+
+    Records go straight into aiokafka's C record builder (``append(offset, timestamp, key,
+    value, headers)``), which ``BatchBuilder.append`` wraps in a layer of Python per
+    record; ``count`` is the next relative offset, handed back to the ``BatchBuilder``
+    when the batch closes so that it counts its records as if it had appended them.
+    """
+
+    __slots__ = ("append", "builder", "count", "delivery", "partition")
 
     def __init__(self, builder: Any, delivery: asyncio.Future[Any], partition: int) -> None:
         self.builder = builder
+        self.append = builder._builder.append
+        self.count = 0
         self.delivery = delivery
         self.partition = partition
+
+    def close(self) -> None:
+        self.builder._relative_offset = self.count
+        self.builder.close()
 
 
 def _fail(delivery: asyncio.Future[Any], error: BaseException) -> None:
@@ -200,13 +214,15 @@ class KafkaSink:
         """
         partition = self._partition_for(key)
         batch = self._open.get(partition) or self._open_batch(partition)
-        if batch.builder.append(timestamp=None, key=key, value=value, headers=headers) is not None:
+        if batch.append(batch.count, None, key, value, headers) is not None:
+            batch.count += 1
             return batch.delivery
-        if batch.builder.record_count() == 0:
+        if batch.count == 0:
             return None
         self._close(batch)
         batch = self._open_batch(partition)
-        if batch.builder.append(timestamp=None, key=key, value=value, headers=headers) is not None:
+        if batch.append(0, None, key, value, headers) is not None:
+            batch.count = 1
             return batch.delivery
         return None
 
@@ -225,7 +241,7 @@ class KafkaSink:
             del self._open[batch.partition]
         if batch.partition == self._sticky:
             self._sticky = None
-        batch.builder.close()
+        batch.close()
         self._closed.append(batch)
         if self._submitter is None or self._submitter.done():
             self._submitter = asyncio.ensure_future(self._submit_closed())

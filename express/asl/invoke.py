@@ -16,6 +16,7 @@ import inspect
 import linecache
 import uuid
 from collections.abc import Callable, Mapping
+from random import getrandbits
 from types import TracebackType
 from typing import Any
 
@@ -27,7 +28,7 @@ from express.errors import StatesError
 from express.handlers import LAMBDA_ARN, HandlerRegistry, lambda_function_name
 from express.types import JSON, Handler
 
-__all__ = ["Invocation", "copy_event", "handler_error", "is_async_handler", "normalise_result"]
+__all__ = ["Invocation", "copy_event", "handler_error", "is_async_handler", "normalise_result", "request_id"]
 
 _LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 
@@ -47,11 +48,26 @@ def handler_error(exc: BaseException) -> StatesError:
         {
             "errorMessage": str(exc),
             "errorType": name,
-            "requestId": str(uuid.uuid4()),
+            "requestId": request_id(),
             "stackTrace": _stack_trace(exc.__traceback__),
         }
     ).decode()
     return StatesError(name, cause)
+
+
+def request_id() -> str:
+    """A random version-4 UUID in text, as Lambda's request ids are.
+
+    From ``random`` rather than ``uuid.uuid4``: an id names a failure in its cause and
+    needs no cryptographic randomness, and ``uuid4`` costs a system call per failure.
+    """
+    bits = (getrandbits(128) & _UUID_CLEAR) | _UUID_V4
+    text = "%032x" % bits  # noqa: UP031 - cheaper than format() here
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+_UUID_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))  # the version and variant bits
+_UUID_V4 = (0x4000 << 64) | (0x8000 << 48)  # version 4, RFC 4122 variant
 
 
 def _stack_trace(tb: TracebackType | None) -> list[str]:
@@ -88,8 +104,12 @@ def normalise_result(value: Any, label: str) -> JSON:
             f"The state/task '{label}' returned a result with a size exceeding the maximum number of "
             "bytes service limit.",
         )
-    if value is None or isinstance(value, (bool, int, float, str)) or _flat_object(value):
+    if value is None or isinstance(value, (bool, int, float, str)):
         return value
+    if _flat_object(value):
+        # A copy all the same: Lambda hands back a deserialised result, so a handler that
+        # keeps its result and changes it later must not reach this execution's data.
+        return value.copy()
     return orjson.loads(raw)
 
 

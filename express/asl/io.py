@@ -25,9 +25,14 @@ __all__ = [
     "check_size",
     "compile_filter_path",
     "compile_result_path",
+    "REENCODED_GROWTH",
 ]
 
 MAX_PAYLOAD_BYTES = 262_144
+# A value parsed from JSON text takes at most this many times its bytes in that text when
+# serialised again: only numbers grow ("1e15" becomes "1000000000000000.0", 4.5 times);
+# strings keep or lose bytes (escapes become characters), whitespace goes.
+REENCODED_GROWTH = 5
 ABSENT: Any = object()
 
 Filter = Callable[[JSON, Any], JSON]

@@ -29,7 +29,7 @@ from express.asl.paths import (
 from express.errors import FieldFailure
 from express.types import JSON, Getter
 
-__all__ = ["Builder", "compile_template", "template_is_constant"]
+__all__ = ["Builder", "compile_template", "member_copy_bound", "template_is_constant"]
 
 Builder = Callable[[JSON, Any], JSON]
 
@@ -142,6 +142,35 @@ def _compile_object(template: dict[str, JSON]) -> _Const | Builder:
         return build_object(data, ctx)
 
     return copy_members
+
+
+def member_copy_bound(template: JSON) -> tuple[int, int] | None:
+    """``(fixed, copies)`` for a template of constants and top-level member copies.
+
+    Such a template (mostly the one ``copy_members`` builds) makes an object whose JSON
+    takes at most ``fixed`` bytes of keys, constants and punctuation plus ``copies``
+    values that are each the input or one of its members, so no larger than the input.
+    None for any other template.
+    """
+    if not isinstance(template, dict):
+        return None
+    skeleton: dict[str, JSON] = {}
+    copies = 0
+    for key, value in template.items():
+        if key.endswith(".$"):
+            if not isinstance(value, str) or value.startswith("$$") or is_variable_reference(value):
+                return None
+            if value != "$" and not top_level_key(value):
+                return None
+            skeleton[key[:-2]] = None
+            copies += 1
+        elif isinstance(_compile(value), _Const):
+            skeleton[key] = value
+        else:
+            return None  # a nested template: its reads are not bounded here
+    if not copies:
+        return None
+    return len(orjson.dumps(skeleton)), copies
 
 
 def _not_found(path: str, field: str, source: JSON) -> FieldFailure:

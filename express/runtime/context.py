@@ -209,8 +209,13 @@ def _replaying(recorder: EventRecorder) -> Callable[[list[Any]], None]:
 
 def iso_timestamp(epoch_seconds: float) -> str:
     """AWS's rendering of a time in the context object: ``2024-01-01T00:00:00.123Z``."""
-    dt = datetime.datetime.fromtimestamp(epoch_seconds, tz=datetime.UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    # isoformat truncates to milliseconds as AWS does, and costs half of strftime.
+    return (
+        datetime.datetime.fromtimestamp(epoch_seconds, tz=datetime.UTC).isoformat(timespec="milliseconds")[
+            :-6
+        ]
+        + "Z"
+    )
 
 
 class MachineInfo:
@@ -256,6 +261,7 @@ class ExecutionContext:
         "execution_name",
         "history",
         "input",
+        "input_size",
         "machine",
         "map_item",
         "retry_count",
@@ -280,6 +286,7 @@ class ExecutionContext:
         self.machine = machine or _DEFAULT_MACHINE
         self.clock: Clock = clock or self.machine.clock
         self.input = input
+        self.input_size: int | None = None  # bytes of the JSON text ``input`` was parsed from, if known
         self.execution_name = execution_name
         self.execution_id = execution_id
         self.start_time = self.clock.now() if start_time is None else start_time
@@ -301,12 +308,14 @@ class ExecutionContext:
         start_time: float,
         deadline: float,
         history: History,
+        input_size: int | None,
     ) -> ExecutionContext:
         """The per-execution constructor on the hot path: no keyword handling, no defaults."""
         ctx = cls.__new__(cls)
         ctx.machine = machine
         ctx.clock = machine.clock
         ctx.input = input
+        ctx.input_size = input_size
         ctx.execution_name = execution_name
         ctx.execution_id = execution_id
         ctx.start_time = start_time

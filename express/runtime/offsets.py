@@ -56,15 +56,19 @@ class OffsetTracker:
         """Drop the done prefix, advance ``committable``; return how many slots were dropped."""
         pending = self.pending
         dropped = 0
+        # Many records share a delivery (one per produced batch): each is inspected once.
+        succeeded: set[Any] = set()
         while pending:
             offset, delivery = pending[0]
-            if delivery is None or not delivery.done():
-                break
-            if delivery.cancelled():
-                raise DeliveryError(self.partition, offset, None)
-            failure = delivery.exception()
-            if failure is not None:
-                raise DeliveryError(self.partition, offset, failure)
+            if delivery not in succeeded:
+                if delivery is None or not delivery.done():
+                    break
+                if delivery.cancelled():
+                    raise DeliveryError(self.partition, offset, None)
+                failure = delivery.exception()
+                if failure is not None:
+                    raise DeliveryError(self.partition, offset, failure)
+                succeeded.add(delivery)
             pending.popleft()
             self.committable = offset + 1
             dropped += 1

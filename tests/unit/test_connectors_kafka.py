@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
+from aiokafka.record.memory_records import MemoryRecords
 
 from connectors.kafka import KafkaSecurity
 from connectors.kafka.sink import KafkaSink
@@ -92,6 +93,26 @@ async def test_full_batches_go_out_in_order_and_each_record_gets_its_batchs_deli
     await _until(deliveries[0].done, "the first batch's deliveries")
     first = sent[0].record_count()
     assert all(d.done() for d in deliveries[:first]) and not any(d.done() for d in deliveries[first:])
+
+
+async def test_appended_records_read_back_from_the_built_batch_as_sent() -> None:
+    producer = FakeProducer(batch_size=1_000)
+    sink = _sink(producer, partitions=1)
+    sent = [(b"key-%d" % i, b"value-%d" % i, [("express-n", b"%d" % i), ("other", b"x")]) for i in range(30)]
+    for key, value, headers in sent:
+        await sink.send(value, key, headers)
+    await sink.submit_all()
+    read = []
+    for _, builder in producer.sent:
+        batch = MemoryRecords(bytes(builder._build())).next_batch()
+        assert batch is not None
+        read += [(r.offset, r.key, r.value, list(r.headers)) for r in batch]
+        assert builder.record_count() == len(list(MemoryRecords(bytes(builder._build())).next_batch() or []))
+    assert len(producer.sent) > 1
+    assert [(k, v, h) for _, k, v, h in read] == sent
+    # Offsets are relative to their batch: 0, 1, ... in each.
+    expected = [i for _, builder in producer.sent for i in range(builder.record_count())]
+    assert [offset for offset, *_ in read] == expected
 
 
 async def test_a_partly_filled_batch_goes_out_when_the_linger_expires() -> None:

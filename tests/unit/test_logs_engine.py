@@ -394,11 +394,6 @@ def _without_request_id(value: Any) -> bytes:
     return _UUID.sub(b"<uuid>", orjson.dumps(value))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a handler's flat-object result is not copied (express.asl.invoke.normalise_result): a "
-    "handler that changes it later changes documents that embed it before they are logged",
-)
 def test_a_kept_result_embedded_in_a_later_document_is_logged_as_it_was(recorded: list[bytes]) -> None:
     sink = Sink(framed=False)
     logger = ExecutionLogger(LoggingConfiguration(LogLevel.ALL, True), sink, "M")

@@ -7,6 +7,7 @@ import base64
 import orjson
 import pytest
 
+from express.runtime.context import iso_timestamp
 from express.runtime.envelope import (
     MAX_DEAD_LETTER_VALUE,
     MAX_INPUT_BYTES,
@@ -108,3 +109,9 @@ def test_a_huge_value_is_cut_so_its_dead_letter_still_fits_in_a_kafka_record() -
     )
     assert document["value"] == "x" * MAX_DEAD_LETTER_VALUE
     assert document["value_truncated"] is True and document["value_size"] == MAX_DEAD_LETTER_VALUE + 10
+
+
+def test_timestamps_are_rendered_as_aws_renders_them_truncated_to_milliseconds() -> None:
+    assert iso_timestamp(0) == "1970-01-01T00:00:00.000Z"
+    assert iso_timestamp(1_700_000_000.9996) == "2023-11-14T22:13:20.999Z"
+    assert iso_timestamp(1_700_000_000.0004) == "2023-11-14T22:13:20.000Z"

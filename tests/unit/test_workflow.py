@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import orjson
@@ -149,6 +150,25 @@ def test_payload_over_256_kib_is_data_limit_exceeded() -> None:
     assert run(definition, {"s": "a" * 1000}).status == "SUCCEEDED"
 
 
+@pytest.mark.parametrize("copies", [1, 2, 4])
+@pytest.mark.parametrize("text_bytes", [40_000, 70_000, 130_000, 200_000])
+def test_member_copies_over_256_kib_fail_whether_or_not_the_input_size_is_known(
+    copies: int, text_bytes: int
+) -> None:
+    parameters = {f"c{i}.$": "$.s" for i in range(copies)} | {"whole.$": "$"} | {"route": "r"}
+    workflow = compile_workflow(machine({"P": {"Type": "Pass", "Parameters": parameters, "End": True}}))
+    document = {"s": "a" * text_bytes, "n": 1e15}
+    text = orjson.dumps(document).replace(b"1000000000000000.0", b"1e15")  # shorter than re-encoded
+    over = len(
+        orjson.dumps({f"c{i}": document["s"] for i in range(copies)} | {"whole": document, "route": "r"})
+    )
+    expected = "States.DataLimitExceeded" if over > 262_144 else None
+    for size in (len(text), None):
+        result = workflow.start(document, input_size=size)
+        assert isinstance(result, ExecutionResult)
+        assert result.error == expected, (copies, text_bytes, size)
+
+
 # ----------------------------------------------------------------------------- tasks
 def handlers() -> dict[str, Any]:
     def echo(event: Any) -> Any:
@@ -221,6 +241,10 @@ def test_handler_exception_becomes_lambda_error_and_cause() -> None:
     assert cause["errorMessage"] == "too hot: 99"
     assert cause["errorType"] == "Overheated"
     assert isinstance(cause["stackTrace"], list)
+    request = uuid.UUID(cause["requestId"])
+    assert (request.version, request.variant) == (4, uuid.RFC_4122)
+    again = orjson.loads(run(task(LAMBDA + "overheat"), {}, handlers=handlers()).cause or "")
+    assert again["requestId"] != cause["requestId"]
     chosen = run(task(LAMBDA + "chosen"), {}, handlers=handlers())
     assert (chosen.error, chosen.cause) == ("Sensor.Offline", "no reading")
 

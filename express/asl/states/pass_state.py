@@ -11,12 +11,19 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from express.asl.io import ABSENT, check_size, compile_filter_path, compile_result_path
+from express.asl.io import (
+    ABSENT,
+    MAX_PAYLOAD_BYTES,
+    REENCODED_GROWTH,
+    check_size,
+    compile_filter_path,
+    compile_result_path,
+)
 from express.asl.jsonata import StatesVar
 from express.asl.jsonata_template import compile_value
 from express.asl.node import Node, StepResult
 from express.asl.states.base import StateEnv, StateEvents, enter, exit_, fail_in_state, uses_context
-from express.asl.templates import compile_template
+from express.asl.templates import compile_template, member_copy_bound
 from express.asl.variables import compile_jsonata_assign, compile_jsonpath_assign
 from express.errors import FieldFailure, StatesError
 from express.runtime.context import ExecutionContext
@@ -96,7 +103,9 @@ def _jsonpath_pass(name: str, spec: Mapping[str, Any], nxt: Node | None) -> Any:
             and output_path is None
             and spec.get("ResultPath", "$") == "$"
         ):
-            return _parameters_pass(name, params, nxt, track, run_pass)
+            return _parameters_pass(
+                name, params, nxt, track, run_pass, bound=member_copy_bound(spec["Parameters"])
+            )
         return run_pass
     assign_from = assign
 
@@ -153,8 +162,17 @@ def _parameters_pass(
     nxt: Node | None,
     track: bool,
     general: Callable[[JSON, ExecutionContext], StepResult],
+    *,
+    bound: tuple[int, int] | None,
 ) -> Any:
-    """A Pass that only builds its Parameters: the reshaping step of most stream workflows."""
+    """A Pass that only builds its Parameters: the reshaping step of most stream workflows.
+
+    When the Parameters only copy members of the input (``bound``, see
+    ``member_copy_bound``) and the input is the execution's, whose size is known, a
+    small enough input cannot make a result over the payload limit: no need to measure it.
+    """
+    # The largest execution input whose copies cannot exceed the limit.
+    safe_input = -1 if bound is None else (MAX_PAYLOAD_BYTES - bound[0]) // (bound[1] * REENCODED_GROWTH)
 
     def run_parameters_pass(data: JSON, ctx: ExecutionContext) -> StepResult:
         history = ctx.history
@@ -168,7 +186,8 @@ def _parameters_pass(
             result = params(data, ctx)
         except FieldFailure as failure:
             raise fail_in_state(ctx, name, entered, failure) from None
-        check_size(result, name)
+        if data is not ctx.input or (ctx.input_size or MAX_PAYLOAD_BYTES) > safe_input:
+            check_size(result, name)
         history.last = entered + 1
         return result, nxt
 
