@@ -16,11 +16,14 @@ functions return a marker that is removed from the result (see
 take, is handed over as a double, which is also AWS's number model.
 
 Compilation parses the expression (a syntax error is a ``DefinitionError`` with the
-field's JSON Pointer), registers only the AWS functions it calls, and reads which parts
-of ``$states`` and which workflow variables it refers to, so that each evaluation binds
-just those: an expression on ``$states.input`` never builds the context object. A plain
-path (``$states.input.a.b``, ``$name.a``), the commonest expression, is read directly
-while it steps through objects, and handed to the evaluator otherwise.
+field's JSON Pointer), refuses what AWS refuses when a state machine is created (a field
+read from the top-level context, ``foo`` or ``$``, which Step Functions does not provide,
+see ``express.asl.jsonata_references``; ``$$``; ``$states.errorOutput`` outside a Catch),
+registers only the AWS functions it calls, and reads which parts of ``$states`` and
+which workflow variables it refers to, so that each evaluation binds just those: an
+expression on ``$states.input`` never builds the context object. A plain path
+(``$states.input.a.b``, ``$name.a``), the commonest expression, is read directly while it
+steps through objects, and handed to the evaluator otherwise.
 
 Run-time failures raise ``QueryFailure`` (``States.QueryEvaluationError``) worded as AWS
 words them, naming the expression and the field (``Output/a/b[0]``); the state adds its
@@ -39,6 +42,7 @@ import jsonatapy
 import orjson
 
 from express.asl.jsonata_functions import FUNCTIONS, MAY_RETURN_NOTHING, UNDEFINED, disabled_eval
+from express.asl.jsonata_references import scan
 from express.errors import DefinitionError, Diagnostic, FieldFailure
 from express.runtime.context import ExecutionContext
 from express.types import JSON
@@ -184,22 +188,15 @@ def compile_expression(text: str, field: str, pointer: str, *, error_output: boo
     (only in a Catch). Raises ``DefinitionError``.
     """
     body = expression_body(text)
-    refs = _References(body)
-    problem = None
-    if refs.context_root:
-        problem = ("UNSUPPORTED_JSONATA_EXPRESSION", "Reference to '$$' is not supported.")
-    elif "errorOutput" in refs.states and not error_output and not refs.states >= set(_STATES_MEMBERS):
-        problem = (
-            "UNSUPPORTED_JSONATA_EXPRESSION",
-            "Reference to '$states.errorOutput' is only supported in the 'Output' and 'Assign' of a Catch.",
-        )
-    if problem is not None:
-        raise DefinitionError([Diagnostic(problem[0], problem[1], pointer)])
     try:
         compiled = jsonatapy.compile(body, timeout=EVALUATION_TIMEOUT_MS)
     except ValueError as exc:
         message = _PARSE_PREFIX.sub("", str(exc))
         raise DefinitionError([Diagnostic("INVALID_JSONATA_EXPRESSION", message, pointer)]) from None
+    refs = _References(body)
+    problems = _unsupported(body, refs, error_output)
+    if problems:
+        raise DefinitionError([Diagnostic("UNSUPPORTED_JSONATA_EXPRESSION", m, pointer) for m in problems])
     for name in refs.calls | refs.variables:
         if name in FUNCTIONS:
             compiled.register_override(name, FUNCTIONS[name])
@@ -209,6 +206,27 @@ def compile_expression(text: str, field: str, pointer: str, *, error_output: boo
     variables = tuple(sorted(refs.variables - set(FUNCTIONS) - refs.calls - {"eval"}))
     evaluate = _evaluator(compiled, body, field, _binder(refs.states, variables), cleans)
     return _simple_path(body, field, evaluate) or evaluate
+
+
+def _unsupported(body: str, refs: _References, error_output: bool) -> list[str]:
+    """Why AWS refuses the expression when the state machine is created, in AWS's words.
+
+    A bare field (``foo``, ``foo.bar``, ``$count(items)``) reads the top-level context,
+    which Step Functions does not provide (see ``express.asl.jsonata_references``).
+    """
+    found = scan(body)
+    if found is None:  # not parsed: the text scan alone, which only finds $$
+        top_level, root = [], refs.context_root
+    else:  # the parse also tells a real $$ from one in a regex or a quoted name
+        top_level, root = found.top_level, found.root
+    problems = [f"Reference to '{name}' at the top level is not supported." for name in top_level]
+    if root:
+        problems.append("Reference to '$$' is not supported.")
+    if "errorOutput" in refs.states and not error_output and not refs.states >= set(_STATES_MEMBERS):
+        problems.append(
+            "Reference to '$states.errorOutput' is only supported in the 'Output' and 'Assign' of a Catch."
+        )
+    return problems
 
 
 # ----------------------------------------------------------------------------- simple paths
