@@ -18,6 +18,14 @@ aiokafka accepts a partition's next batch only once the previous one is on its w
 broker round trip later, and the stream loop must not wait for that while it has
 records to run (memory stays bounded by the loop's in-flight limit).
 
+Batches grow with the load, as the Java producer's do: when the linger expires, a
+partition's batch is closed only if none of its earlier batches is still unacknowledged;
+otherwise it keeps filling and goes out as soon as the earlier one is acknowledged.
+aiokafka sends one request at a time to a broker, with at most one batch per partition,
+so batches closed every linger would queue behind each other (each waiting a round trip)
+while a partition's throughput stayed at one small batch per round trip. At low rates
+nothing is outstanding, and a record waits no longer than the linger.
+
 Invariants:
   * records of one partition reach the broker in the order they were appended
     (one submitter per sink takes closed batches in closing order, and aiokafka keeps
@@ -183,6 +191,10 @@ class KafkaSink:
         # broker round trip: the submitter waits for that, so appending never does.
         self._closed: deque[_OpenBatch] = deque()
         self._submitter: asyncio.Task[None] | None = None
+        # Per partition: batches closed and not yet acknowledged (or failed).
+        self._unacked: dict[int, int] = {}
+        # Partitions whose open batch outlived the linger while an earlier one was unacknowledged.
+        self._due: set[int] = set()
 
     def _partition_for(self, key: bytes | None) -> int:
         partitions = self._partitions
@@ -237,14 +249,31 @@ class KafkaSink:
 
     def _close(self, batch: _OpenBatch) -> None:
         """Take an open batch out for submission, behind those closed before it."""
-        if self._open.get(batch.partition) is batch:
-            del self._open[batch.partition]
-        if batch.partition == self._sticky:
+        partition = batch.partition
+        if self._open.get(partition) is batch:
+            del self._open[partition]
+        self._due.discard(partition)
+        if partition == self._sticky:
             self._sticky = None
         batch.close()
+        self._unacked[partition] = self._unacked.get(partition, 0) + 1
         self._closed.append(batch)
         if self._submitter is None or self._submitter.done():
             self._submitter = asyncio.ensure_future(self._submit_closed())
+
+    def _settled(self, partition: int) -> None:
+        """One of the partition's batches is acknowledged or failed: a due batch goes out."""
+        left = self._unacked[partition] - 1
+        if left:
+            self._unacked[partition] = left
+            return
+        del self._unacked[partition]
+        if partition in self._due:
+            batch = self._open.get(partition)
+            if batch is None:
+                self._due.discard(partition)
+            else:
+                self._close(batch)
 
     async def _submit_closed(self) -> None:
         # One submitter per sink, in closing order: a partition's batches reach the
@@ -257,8 +286,13 @@ class KafkaSink:
             except Exception as exc:
                 # The records' deliveries carry the failure to the pipeline, which stops there.
                 _fail(batch.delivery, exc)
+                self._settled(batch.partition)
                 continue
-            sent.add_done_callback(lambda done, delivery=batch.delivery: _settle(delivery, done))
+            sent.add_done_callback(lambda done, batch=batch: self._acknowledged(batch, done))
+
+    def _acknowledged(self, batch: _OpenBatch, sent: asyncio.Future[Any]) -> None:
+        _settle(batch.delivery, sent)
+        self._settled(batch.partition)
 
     async def submit_all(self) -> None:
         """Hand every batch, open or closed, to the producer (without waiting for delivery)."""
@@ -271,16 +305,23 @@ class KafkaSink:
     def _linger_expired(self) -> None:
         self._timer = None
         for batch in list(self._open.values()):
-            self._close(batch)
+            if batch.partition in self._unacked:
+                self._due.add(batch.partition)  # goes out when the earlier batch is acknowledged
+            else:
+                self._close(batch)
 
     def discard_open(self) -> None:
         """Drop the batches not yet submitted (their transaction is being aborted)."""
         self.cancel_linger()
-        for batch in (*self._open.values(), *self._closed):
-            _fail(batch.delivery, RuntimeError("the transaction was aborted"))
+        opened, closed = list(self._open.values()), list(self._closed)
         self._open.clear()
         self._closed.clear()
+        self._due.clear()
         self._sticky = None
+        for batch in (*opened, *closed):
+            _fail(batch.delivery, RuntimeError("the transaction was aborted"))
+        for batch in closed:  # never submitted: no acknowledgement will settle them
+            self._settled(batch.partition)
 
     def cancel_linger(self) -> None:
         if self._timer is not None:

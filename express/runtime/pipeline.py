@@ -83,7 +83,7 @@ class Workflow(Protocol):
 @dataclass(frozen=True)
 class PipelineSettings:
     ordering: str = PARTITION
-    max_in_flight: int = 5000
+    max_in_flight: int = 20_000  # see express.runtime.config
     fetch_max_records: int = 500
     fetch_timeout: float = 0.2  # seconds a fetch waits for records when there are none
     commit_interval: float = 1.0

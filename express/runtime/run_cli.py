@@ -91,7 +91,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
     runtime = parser.add_argument_group("runtime")
     runtime.add_argument("--ordering", default=s, choices=ORDERINGS, help="default: partition")
-    runtime.add_argument("--max-in-flight", default=s, type=int, metavar="N", help="default: 5000")
+    runtime.add_argument("--max-in-flight", default=s, type=int, metavar="N", help="default: 20000")
     runtime.add_argument("--fetch-max-records", default=s, type=int, metavar="N", help="default: 500")
     runtime.add_argument("--commit-interval", default=s, type=float, metavar="SECONDS", help="default: 1")
     runtime.add_argument("--drain-timeout", default=s, type=float, metavar="SECONDS", help="default: 300")

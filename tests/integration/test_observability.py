@@ -200,7 +200,7 @@ async def test_metrics_and_health_during_a_run(
             assert age is not None and 0 <= age < 5
         assert (_value(samples, "express_consumer_group_generation") or 0) >= 1
         assert _value(samples, "express_buffer_usage", buffer="in_flight") == 0
-        assert _value(samples, "express_buffer_capacity", buffer="in_flight") == 5000
+        assert _value(samples, "express_buffer_capacity", buffer="in_flight") == 20_000
         assert (await _http_get(port, "/healthz"))[0] == 200
 
         await wait_all_committed(kafka_bootstrap, "g-metrics", topics["in"])

@@ -123,6 +123,46 @@ async def test_a_partly_filled_batch_goes_out_when_the_linger_expires() -> None:
     assert producer.sent[0][1].record_count() == 1
 
 
+async def test_while_a_batch_is_unacknowledged_the_next_keeps_filling_past_the_linger() -> None:
+    producer = FakeProducer()
+    sink = _sink(producer, partitions=1, linger=0.005)
+    first = await sink.send(b"v0", b"k", [])
+    await _until(lambda: len(producer.sent) == 1, "the first linger")
+    later = [await sink.send(b"v%d" % i, b"k", []) for i in range(1, 4)]
+    await asyncio.sleep(0.03)  # several lingers: the batch stays open behind the first
+    assert len(producer.sent) == 1
+    later.append(await sink.send(b"v4", b"k", []))
+    producer.results[0].set_result("metadata")
+    await _until(lambda: len(producer.sent) == 2, "the batch behind the acknowledged one")
+    assert first.done() and producer.sent[1][1].record_count() == 4
+    assert len({id(d) for d in later}) == 1 and not later[0].done()
+
+
+async def test_an_unacknowledged_partition_holds_back_only_its_own_batches() -> None:
+    producer = FakeProducer()
+    sink = _sink(producer, partitions=4, linger=0.005)
+    keys = {sink._partition_for(b"key-%d" % i): b"key-%d" % i for i in range(50)}
+    busy, idle = keys[0], keys[1]
+    await sink.send(b"a", busy, [])
+    await _until(lambda: len(producer.sent) == 1, "the first linger")
+    await sink.send(b"b", busy, [])
+    await sink.send(b"c", idle, [])
+    await _until(lambda: len(producer.sent) == 2, "the idle partition's linger")
+    assert producer.sent[1][0] == 1
+    producer.results[0].set_exception(OSError("gone"))  # a failure settles the partition too
+    await _until(lambda: len(producer.sent) == 3, "the held batch")
+    assert producer.sent[2][0] == 0
+
+
+async def test_full_batches_go_out_even_while_earlier_ones_are_unacknowledged() -> None:
+    producer = FakeProducer(batch_size=300)
+    sink = _sink(producer, partitions=1, linger=0.005)
+    for _ in range(20):
+        await sink.send(b"x" * 40, b"k", [])
+    await _until(lambda: len(producer.sent) >= 2, "the full batches")
+    assert not any(result.done() for result in producer.results)
+
+
 async def test_a_batch_filled_while_being_flushed_is_submitted_once() -> None:
     producer = FakeProducer(batch_size=200)
     sink = _sink(producer, partitions=2)

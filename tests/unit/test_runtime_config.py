@@ -24,7 +24,7 @@ def test_defaults_describe_a_json_lines_run() -> None:
     assert not config.kafka
     assert (config.ordering, config.max_in_flight, config.processes, config.loop) == (
         "partition",
-        5000,
+        20_000,
         1,
         "uvloop",
     )
