@@ -92,19 +92,10 @@ def compile_jsonpath_assign(spec: Mapping[str, Any]) -> JsonPathAssign | None:
     if "Assign" not in spec:
         return None
     build: JsonPathAssign = compile_template(spec["Assign"])
-    dumps = orjson.dumps
 
     def assign(result: JSON, ctx: Any) -> dict[str, JSON]:
         values = build(result, ctx)
-        try:
-            within = len(dumps(values)) <= _WITHIN
-        except TypeError:  # an integer beyond 64 bits
-            within = False
-        scope = ctx.variables
-        if not within or (
-            scope is not None and (scope.parent is not None or len(scope.values) > _UNMEASURED)
-        ):
-            check_limits(values, ctx, within)
+        _enforce_limits(values, ctx)
         return values
 
     return assign
@@ -120,25 +111,27 @@ def compile_jsonata_assign(
     if "Assign" not in spec:
         return None
     build: JsonataAssign = compile_value(spec["Assign"], field, pointer, error_output=error_output)
-    dumps = orjson.dumps
 
     def assign(sv: StatesVar) -> dict[str, JSON]:
         values = build(sv)
-        try:
-            within = len(dumps(values)) <= _WITHIN
-        except TypeError:  # an integer beyond 64 bits
-            within = False
-        scope = sv.ctx.variables
-        if not within or (
-            scope is not None and (scope.parent is not None or len(scope.values) > _UNMEASURED)
-        ):
-            check_limits(values, sv.ctx, within)
+        _enforce_limits(values, sv.ctx)
         return values
 
     return assign
 
 
 # ----------------------------------------------------------------------------- size limits
+def _enforce_limits(values: dict[str, JSON], ctx: ExecutionContext) -> None:
+    """The cheap bounds of the module docstring; ``check_limits`` only past one of them."""
+    try:
+        within = len(orjson.dumps(values)) <= _WITHIN
+    except TypeError:  # an integer beyond 64 bits
+        within = False
+    scope = ctx.variables
+    if not within or (scope is not None and (scope.parent is not None or len(scope.values) > _UNMEASURED)):
+        check_limits(values, ctx, within)
+
+
 def check_limits(values: dict[str, JSON], ctx: ExecutionContext, assign_within: bool = False) -> None:
     """Fail (``States.DataLimitExceeded``) when assigning ``values`` in ``ctx`` exceeds a limit.
 
