@@ -28,7 +28,16 @@ from express.errors import StatesError
 from express.handlers import LAMBDA_ARN, HandlerRegistry, lambda_function_name
 from express.types import JSON, Handler
 
-__all__ = ["Invocation", "copy_event", "handler_error", "is_async_handler", "normalise_result", "request_id"]
+__all__ = [
+    "Invocation",
+    "copy_event",
+    "direct_result",
+    "handler_error",
+    "is_async_handler",
+    "normalise_encoded",
+    "normalise_result",
+    "request_id",
+]
 
 _LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 
@@ -89,6 +98,11 @@ def _stack_trace(tb: TracebackType | None) -> list[str]:
 
 def normalise_result(value: Any, label: str) -> JSON:
     """The result as JSON would carry it (tuples become arrays ...), size-checked."""
+    return normalise_encoded(value, label)[0]
+
+
+def normalise_encoded(value: Any, label: str) -> tuple[JSON, bytes]:
+    """``normalise_result``, and the result's JSON text (which checking its size made)."""
     try:
         raw = orjson.dumps(value)
     except TypeError as exc:
@@ -105,12 +119,12 @@ def normalise_result(value: Any, label: str) -> JSON:
             "bytes service limit.",
         )
     if value is None or isinstance(value, (bool, int, float, str)):
-        return value
+        return value, raw
     if _flat_object(value):
         # A copy all the same: Lambda hands back a deserialised result, so a handler that
         # keeps its result and changes it later must not reach this execution's data.
-        return value.copy()
-    return orjson.loads(raw)
+        return value.copy(), raw
+    return orjson.loads(raw), raw
 
 
 _SCALARS = frozenset((str, int, float, bool, type(None)))
@@ -173,7 +187,7 @@ class Invocation:
         self.dynamic_function = False
         self.handler: Handler | None = None
         self.split_payload = False
-        self.shape_result: Callable[[JSON, JSON], JSON] = _direct_result
+        self.shape_result: Callable[[JSON, JSON], JSON] = direct_result
         if LAMBDA_ARN.match(resource):
             self.events = "LambdaFunction"
             self.label = resource
@@ -254,7 +268,8 @@ class Invocation:
             raise StatesError("States.Timeout", None) from None
 
 
-def _direct_result(payload: JSON, value: JSON) -> JSON:
+def direct_result(payload: JSON, value: JSON) -> JSON:
+    """A result as the handler returned it (a Lambda function's own)."""
     return value
 
 

@@ -24,8 +24,8 @@ Invariants: ``History.last`` is the id of the last history event the execution h
 through, counted exactly as AWS counts them, whether or not events are being recorded;
 causes quote these ids ("entered at the event id #4"). A buffered value is never changed
 afterwards: the engine builds new documents rather than change one in place, and a
-handler's result, the one value a handler may still hold, is buffered as a ``Snapshot``
-of its JSON. An execution that assigns no variable never creates a scope, and a child
+handler's result is a copy the engine owns (buffered as a ``Snapshot`` with the JSON
+that checking its size made). An execution that assigns no variable never creates a scope, and a child
 context of such an execution has none either.
 """
 
@@ -102,8 +102,8 @@ class EventKind:
 
 
 class Snapshot:
-    """A value buffered with its JSON as it was when recorded: a handler's result, which the
-    handler may keep and change later (as a Lambda function's result, it is logged as returned).
+    """A buffered value with its JSON text, made when it was recorded: a handler's result,
+    whose JSON the engine makes anyway (to check its size), so the log need not encode it again.
 
     ``json`` is None in the rare case orjson cannot encode the value alone; it is then
     encoded when the log is written.
@@ -111,12 +111,14 @@ class Snapshot:
 
     __slots__ = ("json", "value")
 
-    def __init__(self, value: JSON) -> None:
+    def __init__(self, value: JSON, json: bytes | None = None) -> None:
         self.value = value
-        try:
-            self.json: bytes | None = orjson.dumps(value)
-        except TypeError:
-            self.json = None
+        if json is None:
+            try:
+                json = orjson.dumps(value)
+            except TypeError:
+                json = None
+        self.json = json
 
 
 EXECUTION_SUCCEEDED = EventKind("ExecutionSucceeded", key="output")
@@ -149,7 +151,7 @@ class History:
     log: Callable[[list[Any]], None]
     now: Callable[[], float]
     admitted: frozenset[str]  # the types buffered when ``progress`` is off
-    payloads: bool  # whether payloads are logged: only then is a handler's result snapshotted
+    payloads: bool  # whether payloads are logged: only then does a handler's result keep its JSON
 
     def __init__(self) -> None:
         self.last = 0

@@ -45,19 +45,21 @@ class Recording(list[Any]):
         self.include_data = include_data
 
     def __iadd__(self, entries: Any) -> Recording:  # type: ignore[override,misc]
-        kind, event_id, previous, at, value = entries
-        details = orjson.loads(orjson.dumps(kind.details(value)))  # a copy, as it is now
-        self.expected.append(
-            format_event(
-                event_id,
-                kind.type,
-                details,
-                previous,
-                round(at * 1000),
-                execution_arn=self.execution_arn,
-                include_execution_data=self.include_data,
+        assert len(entries) % 5 == 0, entries  # whole events, one or more at once
+        for start in range(0, len(entries), 5):
+            kind, event_id, previous, at, value = entries[start : start + 5]
+            details = orjson.loads(orjson.dumps(kind.details(value)))  # a copy, as it is now
+            self.expected.append(
+                format_event(
+                    event_id,
+                    kind.type,
+                    details,
+                    previous,
+                    round(at * 1000),
+                    execution_arn=self.execution_arn,
+                    include_execution_data=self.include_data,
+                )
             )
-        )
         super().__iadd__(entries)
         return self
 

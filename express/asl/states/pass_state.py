@@ -104,7 +104,7 @@ def _jsonpath_pass(name: str, spec: Mapping[str, Any], nxt: Node | None) -> Any:
             and spec.get("ResultPath", "$") == "$"
         ):
             return _parameters_pass(
-                name, params, nxt, track, run_pass, bound=member_copy_bound(spec["Parameters"])
+                name, params, nxt, track, events, bound=member_copy_bound(spec["Parameters"])
             )
         return run_pass
     assign_from = assign
@@ -161,7 +161,7 @@ def _parameters_pass(
     params: Callable[[JSON, ExecutionContext], JSON],
     nxt: Node | None,
     track: bool,
-    general: Callable[[JSON, ExecutionContext], StepResult],
+    events: StateEvents,
     *,
     bound: tuple[int, int] | None,
 ) -> Any:
@@ -176,10 +176,12 @@ def _parameters_pass(
 
     def run_parameters_pass(data: JSON, ctx: ExecutionContext) -> StepResult:
         history = ctx.history
-        if history.progress:
-            return general(data, ctx)
-        entered = history.last + 1
-        history.last = entered
+        recording = history.progress
+        if recording:
+            entered = enter(ctx, events, data)
+        else:
+            entered = history.last + 1
+            history.last = entered
         if track:
             ctx.enter(name)
         try:
@@ -188,7 +190,10 @@ def _parameters_pass(
             raise fail_in_state(ctx, name, entered, failure) from None
         if data is not ctx.input or (ctx.input_size or MAX_PAYLOAD_BYTES) > safe_input:
             check_size(result, name)
-        history.last = entered + 1
+        if recording:
+            exit_(ctx, events, result)
+        else:
+            history.last = entered + 1
         return result, nxt
 
     return run_parameters_pass

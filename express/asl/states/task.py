@@ -15,7 +15,13 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from express.asl.invoke import Invocation, copy_event, handler_error, normalise_result
+from express.asl.invoke import (
+    Invocation,
+    copy_event,
+    direct_result,
+    handler_error,
+    normalise_encoded,
+)
 from express.asl.node import Node, Pending
 from express.asl.states.base import StateEnv, fail_in_state, record, uses_context
 from express.asl.states.dataflow import compile_completion
@@ -48,12 +54,23 @@ def compile_task(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Node | 
     static_sync = invocation.handler is not None and not invocation.handler_is_async and timeout_of is None
 
     def finish(data: JSON, ctx: ExecutionContext, entered: int, payload: JSON, value: Any) -> Any:
+        history = ctx.history
         try:
-            result = shape(payload, normalise_result(value, label))
+            if not history.progress:
+                result = shape(payload, normalise_encoded(value, label)[0])
+                history.last += 1  # Succeeded
+            else:
+                result, raw = normalise_encoded(value, label)
+                # The result is a copy the engine owns; its JSON, made to check its size,
+                # is what the log shows (once, for every event that shows the result).
+                if shape is direct_result and history.payloads:
+                    record(ctx, succeeded, Snapshot(result, raw))
+                else:
+                    result = shape(payload, result)
+                    record(ctx, succeeded, result)
         except StatesError as error:
             _failed(ctx, error)
             raise
-        _succeeded(ctx, result)
         if complete is None:
             return result
         try:
@@ -81,11 +98,35 @@ def compile_task(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Node | 
         except FieldFailure as failure:
             raise fail_in_state(ctx, name, entered, failure) from None
         history = ctx.history
+        if direct_handler is not None and history.progress and timeout is None:
+            # The same call, recorded: Scheduled and Started, then ``finish``.
+            last = history.last
+            now = history.now
+            history.events += (
+                scheduled,
+                last + 1,
+                last,
+                now(),
+                payload,
+                started,
+                last + 2,
+                last + 1,
+                now(),
+                None,
+            )
+            history.last = last + 2
+            try:
+                value = direct_handler(copy_event(payload))
+            except Exception as exc:
+                failed = handler_error(exc)
+                _failed(ctx, failed)
+                raise failed from None
+            return finish(data, ctx, entered, payload, value)
         if direct_handler is not None and not history.progress:
             history.last += 3  # Scheduled, Started, then Succeeded or Failed
             event = copy_event(payload)
             try:
-                result = normalise_result(direct_handler(event), label)
+                result = normalise_encoded(direct_handler(event), label)[0]
             except StatesError as error:
                 history.last -= 1  # the failure event is counted again, and recorded, by _failed
                 _failed(ctx, error)
@@ -114,17 +155,17 @@ def compile_task(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Node | 
         if static_sync:
             if task_metrics is not None:
                 task_metrics.started()
-                started = time.perf_counter()
+                began = time.perf_counter()
             try:
                 value = handler(event)
             except Exception as exc:
                 if task_metrics is not None:
-                    task_metrics.failed(time.perf_counter() - started)
+                    task_metrics.failed(time.perf_counter() - began)
                 failed = handler_error(exc)
                 _failed(ctx, failed)
                 raise failed from None
             if task_metrics is not None:
-                task_metrics.succeeded(time.perf_counter() - started)
+                task_metrics.succeeded(time.perf_counter() - began)
             return finish(data, ctx, entered, payload, value)
         return Pending(_attempt_async, data, ctx, entered, payload, handler, event, timeout)
 
@@ -186,14 +227,6 @@ def compile_task(name: str, spec: Mapping[str, Any], env: StateEnv, nxt: Node | 
             ctx.history.last += 1
         else:
             record(ctx, started)
-
-    def _succeeded(ctx: ExecutionContext, result: JSON) -> None:
-        history = ctx.history
-        if not history.progress:
-            history.last += 1
-        else:
-            # The handler may keep its result and change it later: it is logged as returned.
-            record(ctx, succeeded, Snapshot(result) if history.payloads else result)
 
     def _failed(ctx: ExecutionContext, error: StatesError, timed_out: bool = False) -> None:
         if not ctx.history.recording:
