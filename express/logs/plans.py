@@ -119,9 +119,7 @@ class PayloadTexts(dict[int, tuple[bytes, bool]]):
     __slots__ = ()
 
     def of(self, value: Any) -> tuple[bytes, bool]:
-        text = self.get(id(value))
-        if text is not None:
-            return text
+        """The text of a value not looked up yet (hot loops try ``get(id(value))`` first)."""
         if value.__class__ is Snapshot:
             raw = value.json if value.json is not None else dumps_payload(value.value)
             # Later events that show the same object show it as it was then.
@@ -157,11 +155,11 @@ def details_bytes(details: Mapping[str, Any], include_data: bool, texts: Payload
         elif detail == _SKIP or not include_data:
             continue
         elif detail == _PAYLOAD:
-            text, cut = texts.of(value)
+            text, cut = texts.get(id(value)) or texts.of(value)
             parts.append(_head(key) + text)
             parts.append(_head(key + "Details") + _FLAG[cut])
         elif detail == _TEXT:
-            parts.append(_head(key) + texts.of(value)[0])
+            parts.append(_head(key) + (texts.get(id(value)) or texts.of(value))[0])
         else:
             names, cut = variables_text(value)
             parts.append(_head(key) + _dumps(names))

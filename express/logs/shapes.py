@@ -31,6 +31,7 @@ _dumps = orjson.dumps
 _TIME, _TEXT, _TAIL = b"\x00S", b"\x00X", b"\x00T"
 _STAND_IN = re.compile(b"(\x00[SXT])")
 _ROLES = {_TIME: 0, _TAIL: 1, _TEXT: -1}  # a text's place is the event's own
+_NOTHING: Any = object()  # no payload seen yet
 
 
 class Shape:
@@ -84,11 +85,18 @@ class Shape:
         if self._bare is not None and any(self._bare(events)):
             return None
         args = [b"%d" % ms, tail]
+        append = args.append
+        last: Any = _NOTHING
+        escaped = b""
         for value in self._payloads(events):
-            text = texts.get(id(value)) or texts.of(value)
-            if text[1]:
-                return None  # cut: its flag differs from the template's
-            args.append(text[0])
+            # A state's output is usually the next event's value: no lookup for a repeat.
+            if value is not last:
+                last = value
+                text = texts.get(id(value)) or texts.of(value)
+                if text[1]:
+                    return None  # cut: its flag differs from the template's
+                escaped = text[0]
+            append(escaped)
         if self._plain is not None:
             plain = self._plain(events)
             if None in plain:
