@@ -10,17 +10,22 @@ same stream. With ``retention_days`` set, streams whose whole time bucket is old
 the retention period are deleted, as CloudWatch expires events of a group: at start-up,
 then every ``sweep_interval`` seconds, by the writer thread.
 
-``write`` and ``write_framed_batch`` only queue (see ``BatchWriter``); files are written
-by the writer thread. Queued lines are already framed as stream lines, and an
-execution's lines that fall in one time bucket (all of them, but for an execution that
-spans a minute boundary) are one queue entry: the writer thread, which competes with the
-executions for the GIL, does one join per batch and one system call per stream.
+``write`` and ``write_framed_batch`` only copy the lines, framed as stream lines, into a
+chunk (a buffer of up to 1 MiB for one stream, reused); files are written by the writer
+thread (see ``BatchWriter``), a chunk at a time, when it is full, when the next lines
+belong to another stream, or when it has waited ``linger`` seconds. Copying costs the
+executions less than handing the writer each execution's lines: those bytes would be
+freed by the other thread, away from the allocator's caches of the thread that made
+them (measured: 3 us an execution, against under 1 us for the copy), and the writer
+thread, which competes with the executions for the GIL, has a few entries to handle
+instead of one per execution.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -40,12 +45,31 @@ from express.logs.sink import DropReporter, SinkStats
 
 __all__ = ["LocalLogStore"]
 
-_Entry = tuple[int, bytes, str, int]  # (a timestamp in the lines' bucket, lines, machine, line count)
+# (machine, bucket start in ms, framed lines, line count, the chunk's buffer to reuse or None)
+_Entry = tuple[str, int, "bytes | memoryview", int, "bytearray | None"]
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND
 _StreamKey = tuple[str, int]  # (state machine, bucket start in ms)
 
 
 _IOV_MAX = 1024  # buffers per writev, the least POSIX allows
+_CHUNK_BYTES = 1 << 20  # the most lines gathered for one system call, in bytes
+_SPARE_CHUNKS = 8  # buffers kept for reuse
+_DROP_BEHIND_BYTES = 4 << 20
+_FADVISE = getattr(os, "posix_fadvise", None)  # not on macOS
+
+
+class _Chunk:
+    """Lines of one stream gathered in a buffer the store owns, waiting to be handed over."""
+
+    __slots__ = ("buffer", "lines", "machine", "since", "size", "start")
+
+    def __init__(self, buffer: bytearray, machine: str, start: int) -> None:
+        self.buffer = buffer
+        self.machine = machine
+        self.start = start  # the stream's bucket, in epoch ms
+        self.size = 0
+        self.lines = 0
+        self.since = time.monotonic()
 
 
 class _OpenStream:
@@ -55,15 +79,23 @@ class _OpenStream:
     writer thread copies nothing while it holds the GIL, and it makes one system call per
     ``_IOV_MAX`` entries. Few calls matter as much: after each one the thread waits for
     the GIL, up to the interpreter's switch interval while executions run.
+
+    Drop-behind: every ``_DROP_BEHIND_BYTES`` the stream asks the kernel to write its
+    pages out and to drop those already written (``POSIX_FADV_DONTNEED``). A store takes
+    hundreds of MB a minute that are rarely read again; left in the page cache they push
+    out what the host needs, and every write lands on a page the kernel must find anew.
+    Measured on a 2-vCPU VM: the kernel's time per GB written fell from 2.3-2.5 s to
+    0.3-0.5 s.
     """
 
-    __slots__ = ("fd", "size")
+    __slots__ = ("advised", "fd", "size")
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
         self.size = 0
+        self.advised = 0  # the size at the last drop-behind
 
-    def write(self, chunks: list[bytes], size: int) -> None:
+    def write(self, chunks: list[bytes | memoryview], size: int) -> None:
         for start in range(0, len(chunks), _IOV_MAX):
             group = chunks[start : start + _IOV_MAX]
             written = os.writev(self.fd, group)
@@ -72,9 +104,19 @@ class _OpenStream:
                 while view:
                     view = view[os.write(self.fd, view) :]
         self.size += size
+        if self.size - self.advised >= _DROP_BEHIND_BYTES:
+            self.advised = self.size
+            _drop_behind(self.fd)
 
     def close(self) -> None:
+        _drop_behind(self.fd)
         os.close(self.fd)
+
+
+def _drop_behind(fd: int) -> None:
+    """Start writing the file's dirty pages out and drop its clean ones from the page cache."""
+    if _FADVISE is not None:
+        _FADVISE(fd, 0, 0, os.POSIX_FADV_DONTNEED)
 
 
 class LocalLogStore:
@@ -109,6 +151,11 @@ class LocalLogStore:
         self._open: dict[_StreamKey, _OpenStream] = {}
         self._next_sequence: dict[_StreamKey, int] = {}
         self._newest_ms = 0
+        self._linger = linger
+        self._chunk_bytes = min(_CHUNK_BYTES, max_stream_bytes)
+        self._chunk: _Chunk | None = None
+        self._spare: list[bytearray] = []  # buffers the writer thread has written out
+        self._lock = threading.Lock()  # guards ``_chunk``: the writer thread takes a stale one
         self.folder.mkdir(parents=True, exist_ok=True)
         # AWS writes this empty stream when logging is configured for a group.
         (self.folder / VALIDATION_STREAM).touch(exist_ok=True)
@@ -124,15 +171,18 @@ class LocalLogStore:
             linger=linger,
             on_drop=on_drop,
             on_idle=self._maybe_sweep,
+            on_wake=self._take_stale_chunk,
             lines_of=_line_count,
         )
-        self._offer = self._writer.queue.offer
+        self._queue = self._writer.queue
+        self._admit = self._queue.admit
 
     def write(
         self, event_timestamp_ms: int, line: bytes, state_machine_name: str, execution_arn: str
     ) -> None:
         """Queue one AWS record (``LogSink.write``); it is framed here."""
-        self._offer((event_timestamp_ms, encode_event(event_timestamp_ms, line), state_machine_name, 1))
+        start = event_timestamp_ms - event_timestamp_ms % self._width_ms
+        self._add(start, encode_event(event_timestamp_ms, line), state_machine_name, 1)
 
     def write_framed_batch(
         self, timestamps: list[int], lines: bytes, state_machine_name: str, execution_arn: str
@@ -140,20 +190,72 @@ class LocalLogStore:
         """Queue framed stream lines of one execution, one per timestamp (``sink.WriteLines``)."""
         width = self._width_ms
         low, high = min(timestamps), max(timestamps)
-        if low - low % width == high - high % width:
-            self._offer((low, lines, state_machine_name, len(timestamps)), len(timestamps))
+        start = low - low % width
+        if start == high - high % width:
+            self._add(start, lines, state_machine_name, len(timestamps))
             return
-        # Across a bucket boundary: each bucket's lines are an entry of their own.
+        # Across a bucket boundary: each bucket's lines go to its own stream.
         runs: dict[int, list[bytes]] = {}
         for stamp, line in zip(timestamps, lines.splitlines(keepends=True), strict=True):
             runs.setdefault(stamp - stamp % width, []).append(line)
-        for start, run in runs.items():
-            self._offer((start, b"".join(run), state_machine_name, len(run)), len(run))
+        for bucket, run in runs.items():
+            self._add(bucket, b"".join(run), state_machine_name, len(run))
+
+    def _add(self, start: int, data: bytes, machine: str, lines: int) -> None:
+        """Copy framed lines of one stream into the current chunk (or count them dropped)."""
+        if not self._admit(lines):
+            return
+        size = len(data)
+        with self._lock:
+            chunk = self._chunk
+            if (
+                chunk is None
+                or chunk.start != start
+                or chunk.machine != machine
+                or (chunk.size + size > self._chunk_bytes)
+            ):
+                if chunk is not None:
+                    self._hand_over(chunk)
+                if size > self._chunk_bytes:  # larger than any chunk: an entry of its own
+                    self._chunk = None
+                    self._queue.put((machine, start, data, lines, None))
+                    return
+                buffer = self._spare.pop() if self._spare else bytearray(self._chunk_bytes)
+                chunk = self._chunk = _Chunk(buffer, machine, start)
+            end = chunk.size + size
+            chunk.buffer[chunk.size : end] = data
+            chunk.size = end
+            chunk.lines += lines
+
+    def _hand_over(self, chunk: _Chunk) -> None:
+        """Queue a chunk for the writer thread (the lock is held)."""
+        self._chunk = None
+        if chunk.size * 4 < len(chunk.buffer):
+            # Little in it: a copy goes, and the buffer stays for the next chunk.
+            data = bytes(memoryview(chunk.buffer)[: chunk.size])
+            self._spare.append(chunk.buffer)
+            self._queue.put((chunk.machine, chunk.start, data, chunk.lines, None))
+        else:
+            view = memoryview(chunk.buffer)[: chunk.size]
+            self._queue.put((chunk.machine, chunk.start, view, chunk.lines, chunk.buffer))
+
+    def _take_stale_chunk(self) -> None:
+        """In the writer thread: hand over the current chunk once it has waited ``linger``
+        seconds (or the store is closing), so that lines reach the file without more writes."""
+        chunk = self._chunk
+        if chunk is None or (time.monotonic() - chunk.since < self._linger and not self._queue.closing):
+            return
+        with self._lock:
+            if self._chunk is chunk:
+                self._hand_over(chunk)
 
     def stats(self) -> SinkStats:
         return self._writer.stats()
 
     def close(self, timeout: float = 5.0) -> None:
+        with self._lock:
+            if self._chunk is not None:
+                self._hand_over(self._chunk)
         self._writer.close(timeout)
         for stream in self._open.values():
             stream.close()
@@ -197,24 +299,29 @@ class LocalLogStore:
 
     def _deliver(self, batch: list[_Entry]) -> None:
         width = self._width_ms
-        machine: str | None = None
-        start = end = 0
-        chunks: list[bytes] = []
-        for timestamp_ms, lines, entry_machine, _ in batch:
-            if entry_machine is not machine or not start <= timestamp_ms < end:
-                # Entries come in time order, so runs for one stream are long.
-                if chunks and machine is not None:
-                    self._append((machine, start), chunks)
-                machine, start = entry_machine, timestamp_ms - timestamp_ms % width
-                end, chunks = start + width, []
-            chunks.append(lines)
-        if chunks and machine is not None:
-            self._append((machine, start), chunks)
+        key: _StreamKey | None = None
+        chunks: list[bytes | memoryview] = []
+        try:
+            for machine, start, data, _, _ in batch:
+                if key is None or machine != key[0] or start != key[1]:
+                    # Entries come in time order, so runs for one stream are long.
+                    if chunks and key is not None:
+                        self._append(key, chunks)
+                    key, chunks = (machine, start), []
+                chunks.append(data)
+            if chunks and key is not None:
+                self._append(key, chunks)
+        finally:
+            # Written, or counted lost by the queue when this raises: the buffers are free.
+            spare = self._spare
+            for entry in batch:
+                if entry[4] is not None and len(spare) < _SPARE_CHUNKS:
+                    spare.append(entry[4])
         # Keep the current and the previous bucket open: events near a boundary may arrive late.
         for stale in [key for key in self._open if key[1] < self._newest_ms - width]:
             self._open.pop(stale).close()
 
-    def _append(self, key: _StreamKey, chunks: list[bytes]) -> None:
+    def _append(self, key: _StreamKey, chunks: list[bytes | memoryview]) -> None:
         size = sum(map(len, chunks))
         stream = self._open.get(key)
         if stream is not None and stream.size and stream.size + size > self._max_bytes:

@@ -103,6 +103,25 @@ class BoundedQueue(Generic[T]):
         if queued < self.wake_at <= queued + lines and self.on_batch is not None:
             self.on_batch()
 
+    def admit(self, lines: int) -> bool:
+        """Make room for ``lines`` that the producer will ``put`` later (in an entry that
+        gathers several writes), or count them as dropped and return False."""
+        queued = self._offered - self._taken
+        if queued + lines > self.capacity:
+            self._dropped_full += lines
+            return False
+        if self.closing:
+            self._dropped_late += lines
+            return False
+        self._offered += lines
+        return True
+
+    def put(self, entry: T) -> None:
+        """Queue an entry whose lines were admitted, and wake the drain side."""
+        self.items.append(entry)
+        if self.on_batch is not None:
+            self.on_batch()
+
     def take(self, limit: int) -> list[T]:
         """Up to ``limit`` entries, oldest first."""
         return self.take_counted(limit)[0]
@@ -166,8 +185,10 @@ class BoundedQueue(Generic[T]):
 class BatchWriter(Generic[T]):
     """A ``BoundedQueue`` drained by a daemon thread that hands batches to ``deliver``.
 
-    The thread wakes when ``wake_at`` lines are waiting or after ``linger`` seconds,
-    and hands over up to ``batch_size`` entries per delivery. Delivery runs in that
+    The thread wakes when ``wake_at`` lines are waiting, an entry is ``put``, or after
+    ``linger`` seconds; it then calls ``on_wake`` (a sink that gathers writes into entries
+    hands over what has waited long enough) and hands over up to ``batch_size`` entries
+    per delivery. Delivery runs in that
     thread, so file and terminal I/O never stall the event loop. ``close`` delivers what
     is queued, waiting at most its timeout, and counts the rest as lost.
 
@@ -188,6 +209,7 @@ class BatchWriter(Generic[T]):
         on_drop: DropReporter | None = None,
         report_interval: float = 10.0,
         on_idle: Callable[[], None] | None = None,
+        on_wake: Callable[[], None] | None = None,
         lines_of: Callable[[T], int] | None = None,
     ) -> None:
         self._wake = threading.Event()
@@ -204,6 +226,7 @@ class BatchWriter(Generic[T]):
         self._deliver = deliver
         self._linger = linger
         self._on_idle = on_idle
+        self._on_wake = on_wake
         self._closed = False
         if sys.getswitchinterval() > _SWITCH_INTERVAL:
             sys.setswitchinterval(_SWITCH_INTERVAL)
@@ -233,6 +256,11 @@ class BatchWriter(Generic[T]):
         while True:
             self._wake.wait(self._linger)
             self._wake.clear()
+            if self._on_wake is not None:
+                try:
+                    self._on_wake()
+                except Exception:
+                    _log.exception("log sink %r: gathering lines failed", queue.name)
             while len(queue):
                 batch, lines = queue.take_counted(queue.batch_size)
                 try:
