@@ -280,6 +280,58 @@ def test_a_batch_counts_its_lines_against_the_capacity(tmp_path: Path) -> None:
     assert store.stats().written == 3
 
 
+def _execution_lines(first: int, count: int, pad: int = 0) -> bytes:
+    """Framed lines of ``count`` events, ids from ``first``, each padded by ``pad`` bytes."""
+    filler = "x" * pad
+    return b"".join(
+        encode_event(T, b'{"id":"%d","pad":"%s"}' % (first + n, filler.encode())) for n in range(count)
+    )
+
+
+def test_store_gathers_many_executions_into_chunks_in_order(tmp_path: Path) -> None:
+    # About 3 MiB from 3,000 executions: several chunks, each buffer written and reused.
+    with LocalLogStore(tmp_path, "g", linger=60) as store:
+        for execution in range(3000):
+            store.write_framed_batch([T] * 10, _execution_lines(10 * execution, 10, 60), "Router", ARN)
+        assert store.stats().queued + store.stats().written == 30_000
+    events = _store_lines(group_dir(tmp_path, "g"))["states/Router/2024-04-24-11-54/00000000"]
+    assert [int(record["id"]) for _, record in events] == list(range(30_000))
+    assert store.stats().written == 30_000
+    assert store.stats().dropped_total == 0
+
+
+def test_store_writes_an_execution_larger_than_a_chunk_in_its_place(tmp_path: Path) -> None:
+    huge = _execution_lines(1, 6, 300_000)  # about 1.8 MB: more than a chunk holds
+    with LocalLogStore(tmp_path, "g", linger=60) as store:
+        store.write_framed_batch([T], _execution_lines(0, 1), "Router", ARN)
+        store.write_framed_batch([T] * 6, huge, "Router", ARN)
+        store.write_framed_batch([T], _execution_lines(7, 1), "Router", ARN)
+    stream = group_dir(tmp_path, "g") / "states/Router/2024-04-24-11-54/00000000"
+    assert stream.read_bytes() == _execution_lines(0, 1) + huge + _execution_lines(7, 1)
+    assert store.stats().written == 8
+
+
+def test_store_writes_gathered_lines_after_the_linger_without_more_writes(tmp_path: Path) -> None:
+    with LocalLogStore(tmp_path, "g", linger=0.05) as store:
+        store.write_framed_batch([T] * 2, _execution_lines(0, 2), "Router", ARN)
+        stream = group_dir(tmp_path, "g") / "states/Router/2024-04-24-11-54/00000000"
+        wait_for(lambda: stream.is_file() and stream.read_bytes() == _execution_lines(0, 2))
+        assert store.stats().written == 2
+
+
+def test_store_keeps_each_machines_lines_in_its_stream_when_writes_alternate(tmp_path: Path) -> None:
+    with LocalLogStore(tmp_path, "g", linger=60) as store:
+        for n in range(100):
+            store.write_framed_batch([T], _execution_lines(n, 1), "Router" if n % 2 else "Other", ARN)
+    streams = _store_lines(group_dir(tmp_path, "g"))
+    assert [int(r["id"]) for _, r in streams["states/Other/2024-04-24-11-54/00000000"]] == list(
+        range(0, 100, 2)
+    )
+    assert [int(r["id"]) for _, r in streams["states/Router/2024-04-24-11-54/00000000"]] == list(
+        range(1, 100, 2)
+    )
+
+
 def test_store_rotates_by_size(tmp_path: Path) -> None:
     with LocalLogStore(tmp_path, "g", max_stream_bytes=300, batch_size=1) as store:
         for n in range(6):
