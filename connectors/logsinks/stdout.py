@@ -2,8 +2,9 @@
 
 Meant for containers, where the platform's log collector reads stdout and a forwarder
 parses the records (they are exactly AWS's, so tools built for Step Functions logs work).
-Writing happens in a ``BatchWriter`` thread: a slow terminal or a full pipe costs dropped
-lines, counted and reported, never a stalled execution.
+Writing happens in a ``BatchWriter`` thread, lines gathered in chunks
+(``chunks.LineChunks``): a slow terminal or a full pipe costs dropped lines, counted and
+reported, never a stalled execution.
 """
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ import sys
 from types import TracebackType
 from typing import BinaryIO
 
+from connectors.logsinks.chunks import Chunk, LineChunks, chunk_lines
 from connectors.logsinks.writer import BatchWriter
 from express.logs.sink import DropReporter, SinkStats
 
 __all__ = ["StdoutLogSink"]
+
+_CHUNK_BYTES = 256 * 1024  # the most lines gathered for one write
 
 
 class StdoutLogSink:
@@ -30,8 +34,8 @@ class StdoutLogSink:
         on_drop: DropReporter | None = None,
     ) -> None:
         self._stream = stream if stream is not None else sys.stdout.buffer
-        # Entries: (newline-terminated lines, how many).
-        self._writer: BatchWriter[tuple[bytes, int]] = BatchWriter(
+        self._chunks: LineChunks | None = None  # the writer thread may wake before it exists
+        self._writer: BatchWriter[Chunk] = BatchWriter(
             "stdout",
             self._deliver,
             capacity=capacity,
@@ -39,24 +43,29 @@ class StdoutLogSink:
             wake_at=wake_at,
             linger=linger,
             on_drop=on_drop,
-            lines_of=_line_count,
+            on_wake=self._take_stale,
+            lines_of=chunk_lines,
         )
+        chunks = self._chunks = LineChunks(self._writer.queue, _CHUNK_BYTES, linger)
+        self._add = chunks.add
 
     def write(
         self, event_timestamp_ms: int, line: bytes, state_machine_name: str, execution_arn: str
     ) -> None:
-        self._writer.offer((line + b"\n", 1))
+        self._add(None, line + b"\n", 1)
 
     def write_batch(
         self, timestamps: list[int], lines: bytes, state_machine_name: str, execution_arn: str
     ) -> None:
-        """Queue one execution's lines (``sink.WriteLines``) as one entry."""
-        self._writer.offer((lines, len(timestamps)), len(timestamps))
+        """Queue one execution's lines (``sink.WriteLines``)."""
+        self._add(None, lines, len(timestamps))
 
     def stats(self) -> SinkStats:
         return self._writer.stats()
 
     def close(self, timeout: float = 5.0) -> None:
+        if self._chunks is not None:
+            self._chunks.flush()
         self._writer.close(timeout)
 
     def __enter__(self) -> StdoutLogSink:
@@ -67,10 +76,15 @@ class StdoutLogSink:
     ) -> None:
         self.close()
 
-    def _deliver(self, batch: list[tuple[bytes, int]]) -> None:
-        self._stream.write(b"".join([lines for lines, _ in batch]))
-        self._stream.flush()
+    def _take_stale(self) -> None:
+        if self._chunks is not None:
+            self._chunks.take_stale()
 
-
-def _line_count(entry: tuple[bytes, int]) -> int:
-    return entry[1]
+    def _deliver(self, batch: list[Chunk]) -> None:
+        try:
+            for _, data, _, _ in batch:
+                self._stream.write(data)
+            self._stream.flush()
+        finally:
+            if self._chunks is not None:
+                self._chunks.recycle(batch)  # written, or counted lost by the queue

@@ -11,26 +11,20 @@ the retention period are deleted, as CloudWatch expires events of a group: at st
 then every ``sweep_interval`` seconds, by the writer thread.
 
 ``write`` and ``write_framed_batch`` only copy the lines, framed as stream lines, into a
-chunk (a buffer of up to 1 MiB for one stream, reused); files are written by the writer
-thread (see ``BatchWriter``), a chunk at a time, when it is full, when the next lines
-belong to another stream, or when it has waited ``linger`` seconds. Copying costs the
-executions less than handing the writer each execution's lines: those bytes would be
-freed by the other thread, away from the allocator's caches of the thread that made
-them (measured: 3 us an execution, against under 1 us for the copy), and the writer
-thread, which competes with the executions for the GIL, has a few entries to handle
-instead of one per execution.
+chunk of their stream (``chunks.LineChunks``); files are written by the writer thread
+(see ``BatchWriter``), a chunk at a time.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
+from connectors.logsinks.chunks import Chunk, LineChunks, chunk_lines
 from connectors.logsinks.writer import BatchWriter
 from express.logs.layout import (
     STREAM_PREFIX,
@@ -45,31 +39,14 @@ from express.logs.sink import DropReporter, SinkStats
 
 __all__ = ["LocalLogStore"]
 
-# (machine, bucket start in ms, framed lines, line count, the chunk's buffer to reuse or None)
-_Entry = tuple[str, int, "bytes | memoryview", int, "bytearray | None"]
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND
 _StreamKey = tuple[str, int]  # (state machine, bucket start in ms)
 
 
 _IOV_MAX = 1024  # buffers per writev, the least POSIX allows
 _CHUNK_BYTES = 1 << 20  # the most lines gathered for one system call, in bytes
-_SPARE_CHUNKS = 8  # buffers kept for reuse
 _DROP_BEHIND_BYTES = 4 << 20
 _FADVISE = getattr(os, "posix_fadvise", None)  # not on macOS
-
-
-class _Chunk:
-    """Lines of one stream gathered in a buffer the store owns, waiting to be handed over."""
-
-    __slots__ = ("buffer", "lines", "machine", "since", "size", "start")
-
-    def __init__(self, buffer: bytearray, machine: str, start: int) -> None:
-        self.buffer = buffer
-        self.machine = machine
-        self.start = start  # the stream's bucket, in epoch ms
-        self.size = 0
-        self.lines = 0
-        self.since = time.monotonic()
 
 
 class _OpenStream:
@@ -151,18 +128,15 @@ class LocalLogStore:
         self._open: dict[_StreamKey, _OpenStream] = {}
         self._next_sequence: dict[_StreamKey, int] = {}
         self._newest_ms = 0
-        self._linger = linger
-        self._chunk_bytes = min(_CHUNK_BYTES, max_stream_bytes)
-        self._chunk: _Chunk | None = None
-        self._spare: list[bytearray] = []  # buffers the writer thread has written out
-        self._lock = threading.Lock()  # guards ``_chunk``: the writer thread takes a stale one
+
         self.folder.mkdir(parents=True, exist_ok=True)
         # AWS writes this empty stream when logging is configured for a group.
         (self.folder / VALIDATION_STREAM).touch(exist_ok=True)
         # Expire what earlier runs left, before the writer thread exists to race with.
         self._last_sweep = clock()
         self._sweep(self._last_sweep)
-        self._writer: BatchWriter[_Entry] = BatchWriter(
+        self._chunks: LineChunks | None = None  # the writer thread may wake before it exists
+        self._writer: BatchWriter[Chunk] = BatchWriter(
             f"store:{log_group}",
             self._deliver,
             capacity=capacity,
@@ -171,18 +145,19 @@ class LocalLogStore:
             linger=linger,
             on_drop=on_drop,
             on_idle=self._maybe_sweep,
-            on_wake=self._take_stale_chunk,
-            lines_of=_line_count,
+            on_wake=self._take_stale,
+            lines_of=chunk_lines,
         )
-        self._queue = self._writer.queue
-        self._admit = self._queue.admit
+        # A chunk is at most a stream's size, so that streams rotate near their limit.
+        chunks = self._chunks = LineChunks(self._writer.queue, min(_CHUNK_BYTES, max_stream_bytes), linger)
+        self._add = chunks.add
 
     def write(
         self, event_timestamp_ms: int, line: bytes, state_machine_name: str, execution_arn: str
     ) -> None:
         """Queue one AWS record (``LogSink.write``); it is framed here."""
         start = event_timestamp_ms - event_timestamp_ms % self._width_ms
-        self._add(start, encode_event(event_timestamp_ms, line), state_machine_name, 1)
+        self._add((state_machine_name, start), encode_event(event_timestamp_ms, line), 1)
 
     def write_framed_batch(
         self, timestamps: list[int], lines: bytes, state_machine_name: str, execution_arn: str
@@ -192,70 +167,25 @@ class LocalLogStore:
         low, high = min(timestamps), max(timestamps)
         start = low - low % width
         if start == high - high % width:
-            self._add(start, lines, state_machine_name, len(timestamps))
+            self._add((state_machine_name, start), lines, len(timestamps))
             return
         # Across a bucket boundary: each bucket's lines go to its own stream.
         runs: dict[int, list[bytes]] = {}
         for stamp, line in zip(timestamps, lines.splitlines(keepends=True), strict=True):
             runs.setdefault(stamp - stamp % width, []).append(line)
         for bucket, run in runs.items():
-            self._add(bucket, b"".join(run), state_machine_name, len(run))
+            self._add((state_machine_name, bucket), b"".join(run), len(run))
 
-    def _add(self, start: int, data: bytes, machine: str, lines: int) -> None:
-        """Copy framed lines of one stream into the current chunk (or count them dropped)."""
-        if not self._admit(lines):
-            return
-        size = len(data)
-        with self._lock:
-            chunk = self._chunk
-            if (
-                chunk is None
-                or chunk.start != start
-                or chunk.machine != machine
-                or (chunk.size + size > self._chunk_bytes)
-            ):
-                if chunk is not None:
-                    self._hand_over(chunk)
-                if size > self._chunk_bytes:  # larger than any chunk: an entry of its own
-                    self._chunk = None
-                    self._queue.put((machine, start, data, lines, None))
-                    return
-                buffer = self._spare.pop() if self._spare else bytearray(self._chunk_bytes)
-                chunk = self._chunk = _Chunk(buffer, machine, start)
-            end = chunk.size + size
-            chunk.buffer[chunk.size : end] = data
-            chunk.size = end
-            chunk.lines += lines
-
-    def _hand_over(self, chunk: _Chunk) -> None:
-        """Queue a chunk for the writer thread (the lock is held)."""
-        self._chunk = None
-        if chunk.size * 4 < len(chunk.buffer):
-            # Little in it: a copy goes, and the buffer stays for the next chunk.
-            data = bytes(memoryview(chunk.buffer)[: chunk.size])
-            self._spare.append(chunk.buffer)
-            self._queue.put((chunk.machine, chunk.start, data, chunk.lines, None))
-        else:
-            view = memoryview(chunk.buffer)[: chunk.size]
-            self._queue.put((chunk.machine, chunk.start, view, chunk.lines, chunk.buffer))
-
-    def _take_stale_chunk(self) -> None:
-        """In the writer thread: hand over the current chunk once it has waited ``linger``
-        seconds (or the store is closing), so that lines reach the file without more writes."""
-        chunk = self._chunk
-        if chunk is None or (time.monotonic() - chunk.since < self._linger and not self._queue.closing):
-            return
-        with self._lock:
-            if self._chunk is chunk:
-                self._hand_over(chunk)
+    def _take_stale(self) -> None:
+        if self._chunks is not None:
+            self._chunks.take_stale()
 
     def stats(self) -> SinkStats:
         return self._writer.stats()
 
     def close(self, timeout: float = 5.0) -> None:
-        with self._lock:
-            if self._chunk is not None:
-                self._hand_over(self._chunk)
+        if self._chunks is not None:
+            self._chunks.flush()
         self._writer.close(timeout)
         for stream in self._open.values():
             stream.close()
@@ -297,26 +227,23 @@ class LocalLogStore:
             self._last_sweep = now
             self._sweep(now)
 
-    def _deliver(self, batch: list[_Entry]) -> None:
+    def _deliver(self, batch: list[Chunk]) -> None:
         width = self._width_ms
         key: _StreamKey | None = None
         chunks: list[bytes | memoryview] = []
         try:
-            for machine, start, data, _, _ in batch:
-                if key is None or machine != key[0] or start != key[1]:
+            for stream, data, _, _ in batch:
+                if stream != key:
                     # Entries come in time order, so runs for one stream are long.
                     if chunks and key is not None:
                         self._append(key, chunks)
-                    key, chunks = (machine, start), []
+                    key, chunks = stream, []  # type: ignore[assignment]
                 chunks.append(data)
             if chunks and key is not None:
                 self._append(key, chunks)
         finally:
-            # Written, or counted lost by the queue when this raises: the buffers are free.
-            spare = self._spare
-            for entry in batch:
-                if entry[4] is not None and len(spare) < _SPARE_CHUNKS:
-                    spare.append(entry[4])
+            if self._chunks is not None:
+                self._chunks.recycle(batch)  # written, or counted lost by the queue
         # Keep the current and the previous bucket open: events near a boundary may arrive late.
         for stale in [key for key in self._open if key[1] < self._newest_ms - width]:
             self._open.pop(stale).close()
@@ -346,7 +273,3 @@ class LocalLogStore:
                 continue
             self._next_sequence[key] = sequence + 1
             return fd
-
-
-def _line_count(entry: _Entry) -> int:
-    return entry[3]

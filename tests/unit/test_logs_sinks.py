@@ -293,7 +293,6 @@ def test_store_gathers_many_executions_into_chunks_in_order(tmp_path: Path) -> N
     with LocalLogStore(tmp_path, "g", linger=60) as store:
         for execution in range(3000):
             store.write_framed_batch([T] * 10, _execution_lines(10 * execution, 10, 60), "Router", ARN)
-        assert store.stats().queued + store.stats().written == 30_000
     events = _store_lines(group_dir(tmp_path, "g"))["states/Router/2024-04-24-11-54/00000000"]
     assert [int(record["id"]) for _, record in events] == list(range(30_000))
     assert store.stats().written == 30_000
@@ -411,6 +410,26 @@ def test_stdout_sink_prints_an_executions_lines_together_and_counts_them() -> No
         sink.write_batch([T, T + 1], _line(2) + b"\n" + _line(3) + b"\n", "Router", ARN)
     assert out.getvalue() == b"".join(_line(n) + b"\n" for n in (1, 2, 3))
     assert sink.stats().written == 3
+
+
+def test_stdout_sink_prints_many_executions_in_order_through_chunks() -> None:
+    out = io.BytesIO()
+    executions = [b"".join(_line(10 * n + k) + b"\n" for k in range(10)) for n in range(2000)]
+    with StdoutLogSink(out, linger=60) as sink:
+        for lines in executions:
+            sink.write_batch([T] * 10, lines, "Router", ARN)
+        sink.write_batch([T], b'{"big":"' + b"x" * 400_000 + b'"}\n', "Router", ARN)  # beyond a chunk
+        sink.write(T, _line(-1), "Router", ARN)
+    assert out.getvalue() == b"".join(executions) + b'{"big":"' + b"x" * 400_000 + b'"}\n' + _line(-1) + b"\n"
+    assert sink.stats().written == 20_002
+
+
+def test_stdout_sink_prints_after_the_linger_without_more_writes() -> None:
+    out = io.BytesIO()
+    with StdoutLogSink(out, linger=0.05) as sink:
+        sink.write(T, _line(1), "Router", ARN)
+        wait_for(lambda: sink.stats().written == 1)
+        assert out.getvalue() == _line(1) + b"\n"
 
 
 def test_memory_sink_keeps_an_executions_lines_one_by_one() -> None:
