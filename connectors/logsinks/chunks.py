@@ -9,6 +9,8 @@ the lines instead (0.9 µs for an execution's 6 KB) into a buffer of ``chunk_byt
 one stream (``key``), and queues a chunk as one entry when it is full, when the next
 lines belong to another stream, or when it has waited ``linger`` seconds (the writer
 thread asks, ``take_stale``). Buffers come back after they are written (``recycle``).
+A ``BatchWriter`` made with ``chunk_bytes`` owns one and does all of that itself; the sink
+only calls ``add``.
 
 Entries are ``(key, data, lines, buffer)``: ``buffer`` is the chunk's buffer to recycle
 once ``data`` (a view of it) is written, or None when ``data`` is a copy (a chunk little
@@ -21,8 +23,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Hashable
+from typing import TYPE_CHECKING
 
-from connectors.logsinks.writer import BoundedQueue
+if TYPE_CHECKING:
+    from connectors.logsinks.writer import BoundedQueue
 
 __all__ = ["Chunk", "LineChunks", "chunk_lines"]
 

@@ -13,7 +13,7 @@ import sys
 from types import TracebackType
 from typing import BinaryIO
 
-from connectors.logsinks.chunks import Chunk, LineChunks, chunk_lines
+from connectors.logsinks.chunks import Chunk
 from connectors.logsinks.writer import BatchWriter
 from express.logs.sink import DropReporter, SinkStats
 
@@ -34,7 +34,6 @@ class StdoutLogSink:
         on_drop: DropReporter | None = None,
     ) -> None:
         self._stream = stream if stream is not None else sys.stdout.buffer
-        self._chunks: LineChunks | None = None  # the writer thread may wake before it exists
         self._writer: BatchWriter[Chunk] = BatchWriter(
             "stdout",
             self._deliver,
@@ -43,10 +42,10 @@ class StdoutLogSink:
             wake_at=wake_at,
             linger=linger,
             on_drop=on_drop,
-            on_wake=self._take_stale,
-            lines_of=chunk_lines,
+            chunk_bytes=_CHUNK_BYTES,
         )
-        chunks = self._chunks = LineChunks(self._writer.queue, _CHUNK_BYTES, linger)
+        chunks = self._writer.chunks
+        assert chunks is not None
         self._add = chunks.add
 
     def write(
@@ -64,8 +63,6 @@ class StdoutLogSink:
         return self._writer.stats()
 
     def close(self, timeout: float = 5.0) -> None:
-        if self._chunks is not None:
-            self._chunks.flush()
         self._writer.close(timeout)
 
     def __enter__(self) -> StdoutLogSink:
@@ -76,15 +73,7 @@ class StdoutLogSink:
     ) -> None:
         self.close()
 
-    def _take_stale(self) -> None:
-        if self._chunks is not None:
-            self._chunks.take_stale()
-
     def _deliver(self, batch: list[Chunk]) -> None:
-        try:
-            for _, data, _, _ in batch:
-                self._stream.write(data)
-            self._stream.flush()
-        finally:
-            if self._chunks is not None:
-                self._chunks.recycle(batch)  # written, or counted lost by the queue
+        for _, data, _, _ in batch:
+            self._stream.write(data)
+        self._stream.flush()

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-from connectors.logsinks.chunks import Chunk, LineChunks, chunk_lines
+from connectors.logsinks.chunks import Chunk
 from connectors.logsinks.writer import BatchWriter
 from express.logs.layout import (
     STREAM_PREFIX,
@@ -135,7 +135,6 @@ class LocalLogStore:
         # Expire what earlier runs left, before the writer thread exists to race with.
         self._last_sweep = clock()
         self._sweep(self._last_sweep)
-        self._chunks: LineChunks | None = None  # the writer thread may wake before it exists
         self._writer: BatchWriter[Chunk] = BatchWriter(
             f"store:{log_group}",
             self._deliver,
@@ -145,11 +144,11 @@ class LocalLogStore:
             linger=linger,
             on_drop=on_drop,
             on_idle=self._maybe_sweep,
-            on_wake=self._take_stale,
-            lines_of=chunk_lines,
+            # A chunk is at most a stream's size, so that streams rotate near their limit.
+            chunk_bytes=min(_CHUNK_BYTES, max_stream_bytes),
         )
-        # A chunk is at most a stream's size, so that streams rotate near their limit.
-        chunks = self._chunks = LineChunks(self._writer.queue, min(_CHUNK_BYTES, max_stream_bytes), linger)
+        chunks = self._writer.chunks
+        assert chunks is not None
         self._add = chunks.add
 
     def write(
@@ -176,16 +175,10 @@ class LocalLogStore:
         for bucket, run in runs.items():
             self._add((state_machine_name, bucket), b"".join(run), len(run))
 
-    def _take_stale(self) -> None:
-        if self._chunks is not None:
-            self._chunks.take_stale()
-
     def stats(self) -> SinkStats:
         return self._writer.stats()
 
     def close(self, timeout: float = 5.0) -> None:
-        if self._chunks is not None:
-            self._chunks.flush()
         self._writer.close(timeout)
         for stream in self._open.values():
             stream.close()
@@ -231,19 +224,15 @@ class LocalLogStore:
         width = self._width_ms
         key: _StreamKey | None = None
         chunks: list[bytes | memoryview] = []
-        try:
-            for stream, data, _, _ in batch:
-                if stream != key:
-                    # Entries come in time order, so runs for one stream are long.
-                    if chunks and key is not None:
-                        self._append(key, chunks)
-                    key, chunks = stream, []  # type: ignore[assignment]
-                chunks.append(data)
-            if chunks and key is not None:
-                self._append(key, chunks)
-        finally:
-            if self._chunks is not None:
-                self._chunks.recycle(batch)  # written, or counted lost by the queue
+        for stream, data, _, _ in batch:
+            if stream != key:
+                # Entries come in time order, so runs for one stream are long.
+                if chunks and key is not None:
+                    self._append(key, chunks)
+                key, chunks = stream, []  # type: ignore[assignment]
+            chunks.append(data)
+        if chunks and key is not None:
+            self._append(key, chunks)
         # Keep the current and the previous bucket open: events near a boundary may arrive late.
         for stale in [key for key in self._open if key[1] < self._newest_ms - width]:
             self._open.pop(stale).close()

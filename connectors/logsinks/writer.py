@@ -33,8 +33,9 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
+from connectors.logsinks.chunks import Chunk, LineChunks, chunk_lines
 from express.logs.sink import DROP_REASONS, DropReporter, SinkStats
 
 __all__ = ["BatchWriter", "BoundedQueue"]
@@ -186,9 +187,10 @@ class BatchWriter(Generic[T]):
     """A ``BoundedQueue`` drained by a daemon thread that hands batches to ``deliver``.
 
     The thread wakes when ``wake_at`` lines are waiting, an entry is ``put``, or after
-    ``linger`` seconds; it then calls ``on_wake`` (a sink that gathers writes into entries
-    hands over what has waited long enough) and hands over up to ``batch_size`` entries
-    per delivery. Delivery runs in that
+    ``linger`` seconds, and hands over up to ``batch_size`` entries per delivery. Made with
+    ``chunk_bytes``, the writer gathers lines in ``chunks`` (``LineChunks``): producers
+    call ``chunks.add``, entries are ``Chunk``s, and the thread queues a chunk that has
+    waited ``linger`` seconds and reuses the buffers it has delivered. Delivery runs in that
     thread, so file and terminal I/O never stall the event loop. ``close`` delivers what
     is queued, waiting at most its timeout, and counts the rest as lost.
 
@@ -209,8 +211,8 @@ class BatchWriter(Generic[T]):
         on_drop: DropReporter | None = None,
         report_interval: float = 10.0,
         on_idle: Callable[[], None] | None = None,
-        on_wake: Callable[[], None] | None = None,
         lines_of: Callable[[T], int] | None = None,
+        chunk_bytes: int | None = None,
     ) -> None:
         self._wake = threading.Event()
         self.queue: BoundedQueue[T] = BoundedQueue(
@@ -221,12 +223,14 @@ class BatchWriter(Generic[T]):
             on_drop=on_drop,
             report_interval=report_interval,
             on_batch=self._wake.set,
-            lines_of=lines_of,
+            lines_of=cast("Callable[[T], int]", chunk_lines) if chunk_bytes is not None else lines_of,
         )
+        self.chunks: LineChunks | None = None
+        if chunk_bytes is not None:
+            self.chunks = LineChunks(cast("BoundedQueue[Chunk]", self.queue), chunk_bytes, linger)
         self._deliver = deliver
         self._linger = linger
         self._on_idle = on_idle
-        self._on_wake = on_wake
         self._closed = False
         if sys.getswitchinterval() > _SWITCH_INTERVAL:
             sys.setswitchinterval(_SWITCH_INTERVAL)
@@ -243,6 +247,8 @@ class BatchWriter(Generic[T]):
         if self._closed:
             return
         self._closed = True
+        if self.chunks is not None:
+            self.chunks.flush()
         self.queue.closing = True
         self._wake.set()
         self._thread.join(timeout)
@@ -253,14 +259,12 @@ class BatchWriter(Generic[T]):
 
     def _run(self) -> None:
         queue = self.queue
+        chunks = self.chunks
         while True:
             self._wake.wait(self._linger)
             self._wake.clear()
-            if self._on_wake is not None:
-                try:
-                    self._on_wake()
-                except Exception:
-                    _log.exception("log sink %r: gathering lines failed", queue.name)
+            if chunks is not None:
+                chunks.take_stale()
             while len(queue):
                 batch, lines = queue.take_counted(queue.batch_size)
                 try:
@@ -269,6 +273,8 @@ class BatchWriter(Generic[T]):
                     queue.failed(lines, exc)
                 else:
                     queue.delivered(lines)
+                if chunks is not None:
+                    chunks.recycle(cast("list[Chunk]", batch))  # written, or counted lost
             if self._on_idle is not None:
                 try:
                     self._on_idle()

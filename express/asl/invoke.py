@@ -35,7 +35,6 @@ __all__ = [
     "handler_error",
     "is_async_handler",
     "normalise_encoded",
-    "normalise_result",
     "request_id",
 ]
 
@@ -96,13 +95,9 @@ def _stack_trace(tb: TracebackType | None) -> list[str]:
     return frames
 
 
-def normalise_result(value: Any, label: str) -> JSON:
-    """The result as JSON would carry it (tuples become arrays ...), size-checked."""
-    return normalise_encoded(value, label)[0]
-
-
 def normalise_encoded(value: Any, label: str) -> tuple[JSON, bytes]:
-    """``normalise_result``, and the result's JSON text (which checking its size made)."""
+    """The result as JSON would carry it (tuples become arrays ...), size-checked; and its
+    JSON text, which checking its size made."""
     try:
         raw = orjson.dumps(value)
     except TypeError as exc:
